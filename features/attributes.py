@@ -1,0 +1,276 @@
+"""Lead attribute features: free-text job titles and emails turned into categories.
+
+Each transform is a scalar function (cached), so the service applies it to one lead and
+training applies it to the distinct values of a column: the same code either way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+# Order matters: the first matching pattern wins ("VP of Engineering" is a VP, not an engineer;
+# "Assistant to the CEO" is not a C-level).
+_SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("student", r"\b(student|intern|internship|trainee|phd candidate|undergrad\w*)\b"),
+    ("individual_contributor", r"\b(assistant|coordinator|associate)\b"),
+    (
+        "c_level",
+        r"\b(ceo|cto|cfo|coo|cmo|cio|ciso|cro|cpo|chief|founder|co-founder|cofounder|owner|"
+        r"president|managing director|partner)\b",
+    ),
+    ("vp", r"\b(vp|svp|evp|avp|vice president|v\.p\.)\b"),
+    ("director", r"\b(director|head of|head|dir\.?)\b"),
+    ("manager", r"\b(manager|mgr|lead|team lead|supervisor)\b"),
+    (
+        "individual_contributor",
+        r"\b(engineer|developer|analyst|specialist|consultant|designer|architect|scientist|"
+        r"administrator|admin|representative|rep|executive|accountant|writer|marketer|"
+        r"strategist|technician|officer|programmer|associate)\b",
+    ),
+)
+_DEPARTMENT_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("student", r"\b(student|phd candidate|undergrad\w*)\b"),
+    ("marketing", r"\b(marketing|cmo|growth|demand gen\w*|brand|content|seo|communications)\b"),
+    ("sales", r"\b(sales|cro|account executive|business development|bdr|sdr|revenue)\b"),
+    (
+        "engineering",
+        r"\b(engineer\w*|developer|cto|software|devops|architect|programmer|technical|r&d)\b",
+    ),
+    ("it", r"\b(it|cio|ciso|information technology|systems|security|infrastructure|network)\b"),
+    ("data", r"\b(data|analytics|analyst|scientist|bi)\b"),
+    ("product", r"\b(product|cpo|ux|design\w*)\b"),
+    ("finance", r"\b(finance|cfo|accounting|accountant|controller|procurement)\b"),
+    ("operations", r"\b(operations|coo|ops|supply chain|logistics)\b"),
+    ("hr", r"\b(hr|human resources|people|talent|recruit\w*)\b"),
+    ("executive", r"\b(ceo|founder|co-founder|cofounder|owner|president|managing director)\b"),
+)
+_SENIORITY_RE = tuple((label, re.compile(p)) for label, p in _SENIORITY_PATTERNS)
+_DEPARTMENT_RE = tuple((label, re.compile(p)) for label, p in _DEPARTMENT_PATTERNS)
+
+SENIORITIES = (
+    "c_level",
+    "vp",
+    "director",
+    "manager",
+    "individual_contributor",
+    "student",
+    "unknown",
+)
+
+FREE_EMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.ru",
+        "yandex.ru",
+        "qq.com",
+        "163.com",
+    }
+)
+_EDUCATION_RE = re.compile(r"(\.edu$|\.edu\.[a-z]{2}$|\.ac\.[a-z]{2}$|university|\buni-)")
+
+
+@lru_cache(maxsize=65_536)
+def normalize_title(title: str | None) -> tuple[str, str]:
+    """(seniority, department) of a free-text job title: "Sr. VP, Marketing" -> (vp, marketing)."""
+    if not title or not isinstance(title, str):
+        return "unknown", "unknown"
+    text = re.sub(r"[^a-z0-9&.\- ]+", " ", title.lower()).strip()
+    seniority = next((label for label, rx in _SENIORITY_RE if rx.search(text)), "unknown")
+    department = next((label for label, rx in _DEPARTMENT_RE if rx.search(text)), "other")
+    return seniority, department
+
+
+def email_domain(email_or_domain: str | None) -> str | None:
+    """The lower-case domain of an email address (or the domain itself)."""
+    if not email_or_domain or not isinstance(email_or_domain, str):
+        return None
+    domain = email_or_domain.rsplit("@", 1)[-1].strip().lower()
+    return domain or None
+
+
+@lru_cache(maxsize=65_536)
+def email_domain_kind(
+    email_or_domain: str | None, competitor_domains: frozenset[str] = frozenset()
+) -> str:
+    """corporate, free, education, competitor or unknown, from an email address or domain."""
+    domain = email_domain(email_or_domain)
+    if domain is None:
+        return "unknown"
+    if domain in competitor_domains:
+        return "competitor"
+    if domain in FREE_EMAIL_DOMAINS:
+        return "free"
+    if _EDUCATION_RE.search(domain):
+        return "education"
+    return "corporate"
+
+
+# --- Attribute columns as model features -------------------------------------------------
+
+AttributeKind = Literal[
+    "numeric", "boolean", "categorical", "seniority", "department", "email_kind"
+]
+
+DEFAULT_MISSING_VALUES = ("", "select", "n/a", "na", "none", "null", "unknown", "-", "nan")
+_TRUE = frozenset({"yes", "y", "true", "t", "1"})
+_FALSE = frozenset({"no", "n", "false", "f", "0"})
+# Columns that identify or date a lead rather than describe it.
+_NOT_FEATURES = frozenset({"lead_id", "created_at", "email_domain", "email"})
+# A text column with more distinct values than this share of rows is free text, not a category.
+_FREE_TEXT_UNIQUE_SHARE = 0.5
+_FREE_TEXT_MIN_UNIQUE = 200
+
+
+class AttributeSpec(BaseModel):
+    """How one model feature is derived from one lead attribute column."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Feature name as the model sees it.")
+    source: str = Field(description="Column of the leads table it is read from.")
+    kind: AttributeKind
+
+
+class AttributeTransform(BaseModel):
+    """The attribute features of a model: specs plus the values that mean "not filled"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specs: tuple[AttributeSpec, ...] = ()
+    missing_values: frozenset[str] = frozenset(DEFAULT_MISSING_VALUES)
+    competitor_domains: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.specs)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.source for s in self.specs))
+
+    def value(self, spec: AttributeSpec, raw: object) -> float | str | None:
+        """The feature value of one raw attribute (None = missing)."""
+        if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+            return None
+        if isinstance(raw, str):
+            text = raw.strip()
+            if text.lower() in self.missing_values:
+                return None
+        else:
+            text = str(raw)
+        if spec.kind == "numeric":
+            try:
+                return float(text.replace(",", ""))
+            except ValueError:
+                return None
+        if spec.kind == "boolean":
+            low = text.lower()
+            return 1.0 if low in _TRUE else 0.0 if low in _FALSE else None
+        if spec.kind == "seniority":
+            return normalize_title(text)[0]
+        if spec.kind == "department":
+            return normalize_title(text)[1]
+        if spec.kind == "email_kind":
+            return email_domain_kind(text, self.competitor_domains)
+        return text
+
+    def one(self, attributes: Mapping[str, object]) -> dict[str, float | str | None]:
+        """Feature values of one lead's attributes (the service's path)."""
+        return {s.name: self.value(s, attributes.get(s.source)) for s in self.specs}
+
+    def frame(self, leads: pd.DataFrame) -> pd.DataFrame:
+        """Feature values for a leads table: the same `value` per distinct raw value."""
+        out = {}
+        for spec in self.specs:
+            column = (
+                leads[spec.source] if spec.source in leads else pd.Series(None, index=leads.index)
+            )
+            uniques = column.dropna().unique()
+            mapping = {raw: self.value(spec, raw) for raw in uniques}
+            values = column.map(mapping)
+            if spec.kind in ("numeric", "boolean"):
+                out[spec.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            else:
+                out[spec.name] = values.astype("object").where(values.notna(), None)
+        return pd.DataFrame(out, index=leads.index)
+
+
+def infer_attributes(
+    leads: pd.DataFrame,
+    exclude: Sequence[str] = (),
+    missing_values: Sequence[str] = DEFAULT_MISSING_VALUES,
+    competitor_domains: Sequence[str] = (),
+) -> tuple[AttributeTransform, dict[str, str]]:
+    """Choose a feature kind for every attribute column; also say why columns were left out."""
+    missing = frozenset(v.lower() for v in missing_values)
+    specs: list[AttributeSpec] = []
+    skipped: dict[str, str] = {}
+    for column in leads.columns:
+        if column in exclude:
+            skipped[column] = "excluded by configuration"
+            continue
+        if column == "job_title":
+            specs += [
+                AttributeSpec(name="seniority", source=column, kind="seniority"),
+                AttributeSpec(name="department", source=column, kind="department"),
+            ]
+            continue
+        if column in ("email", "email_domain"):
+            if not any(s.kind == "email_kind" for s in specs):
+                specs.append(AttributeSpec(name="email_kind", source=column, kind="email_kind"))
+            continue
+        if column in _NOT_FEATURES or column.startswith("_"):
+            continue
+        kind, reason = _infer_kind(leads[column], missing)
+        if kind is None:
+            skipped[column] = reason
+        else:
+            specs.append(AttributeSpec(name=column, source=column, kind=kind))
+    transform = AttributeTransform(
+        specs=tuple(specs), missing_values=missing, competitor_domains=frozenset(competitor_domains)
+    )
+    return transform, skipped
+
+
+def _infer_kind(column: pd.Series, missing: frozenset[str]) -> tuple[AttributeKind | None, str]:
+    if pd.api.types.is_bool_dtype(column):
+        return "boolean", ""
+    if pd.api.types.is_numeric_dtype(column):
+        return "numeric", ""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return None, "a date: use it as the split date, or derive features from it"
+    text = column.dropna().astype(str).str.strip()
+    text = text[~text.str.lower().isin(missing)]
+    if text.empty:
+        return None, "always empty"
+    lowered = set(text.str.lower().unique())
+    if lowered <= (_TRUE | _FALSE):
+        return "boolean", ""
+    numeric = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
+    if numeric.notna().mean() > 0.98:
+        return "numeric", ""
+    n_unique = text.nunique()
+    if n_unique > _FREE_TEXT_MIN_UNIQUE and n_unique > _FREE_TEXT_UNIQUE_SHARE * len(text):
+        return None, f"free text ({n_unique} distinct values): map it to categories to use it"
+    return "categorical", ""

@@ -1,0 +1,20 @@
+"""`leadscore`: the command-line tool, one sub-command group per stage."""
+
+from __future__ import annotations
+
+import typer
+
+from features.cli import data_app, features_app
+
+app = typer.Typer(
+    name="leadscore",
+    help="Predictive lead scoring: synthesise or validate data, build point-in-time features, "
+    "train calibrated models, serve and score leads.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+
+if __name__ == "__main__":
+    app()
