@@ -1,0 +1,185 @@
+"""Read a user's table (CSV or Parquet) without guessing types, keeping where rows came from.
+
+Every value of a CSV file is read as text (ids like "00042" stay "00042"; the text "NA" stays
+"NA"; only empty cells are missing): parsing timestamps and numbers is validation's job, where a
+bad value becomes a reported problem instead of a silent NaN. Parquet columns keep their types.
+
+Each row carries its source location in two columns, so a report can point at it:
+`SOURCE` (categorical prefix such as "events.csv:" or "events/part-0.parquet#") and
+`SOURCE_POS` (int64 line or row number). `locations()` joins them into "events.csv:17" only for
+the rows a report shows: a few million formatted strings would cost more than the data.
+CSV positions are physical line numbers as an editor shows them (header = line 1, multi-line
+quoted values and blank lines accounted for); Parquet positions are 0-based row numbers within
+the file, as `pyarrow`/`pandas` count them.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+SOURCE = "_source"
+SOURCE_POS = "_source_pos"
+SOURCE_COLUMNS = (SOURCE, SOURCE_POS)
+
+CSV_SUFFIXES = frozenset({".csv", ".txt"})
+PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
+# Bytes scanned at a time when locating CSV records: bounds memory on multi-GB files.
+_SCAN_CHUNK = 1 << 26
+_LF, _CR, _QUOTE = 10, 13, 34
+
+
+class TableReadError(ValueError):
+    """A file could not be read as a table; the message says what to change."""
+
+
+def read_table(path: str | Path, *, delimiter: str = ",") -> pd.DataFrame:
+    """Read a CSV file, a Parquet file or a directory of Parquet parts, with source locations.
+
+    CSV: UTF-8 with or without a byte-order mark, any line endings (LF, CRLF, CR), quoted values
+    may span lines; every column is text. Parquet: column types as stored.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return _read_parquet_dir(path)
+    if not path.exists():
+        raise TableReadError(f"{path}: no such file or directory")
+    suffix = path.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet_file(path, label=str(path))
+    if suffix in CSV_SUFFIXES:
+        return _read_csv(path, delimiter)
+    raise TableReadError(
+        f"{path}: unknown file type {suffix!r}; give a .csv file, a .parquet file "
+        "or a directory of .parquet parts"
+    )
+
+
+def locations(frame: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:
+    """ "file:line" (CSV) or "file#row" (Parquet) of the given row positions (default: all).
+
+    A frame that was not read by `read_table` has no source columns: rows are then named by
+    their 0-based position, "row 17".
+    """
+    positions = np.arange(len(frame)) if rows is None else np.asarray(rows)
+    if SOURCE not in frame.columns:
+        return [f"row {p}" for p in positions]
+    prefix = frame[SOURCE].to_numpy()[positions]
+    pos = frame[SOURCE_POS].to_numpy()[positions]
+    return [f"{a}{b}" for a, b in zip(prefix, pos, strict=True)]
+
+
+def _with_source(frame: pd.DataFrame, prefix: str, positions: np.ndarray) -> pd.DataFrame:
+    clash = [c for c in SOURCE_COLUMNS if c in frame.columns]
+    if clash:
+        raise TableReadError(f"{prefix[:-1]}: column names {clash} are reserved; rename them")
+    frame[SOURCE] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [prefix])
+    frame[SOURCE_POS] = positions.astype(np.int64)
+    return frame
+
+
+def _read_parquet_file(path: Path, label: str) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise TableReadError(f"{path}: not a readable Parquet file ({exc})") from exc
+    return _with_source(frame, f"{label}#", np.arange(len(frame)))
+
+
+def _read_parquet_dir(path: Path) -> pd.DataFrame:
+    parts = sorted(p for p in path.rglob("*") if p.suffix.lower() in PARQUET_SUFFIXES)
+    if not parts:
+        raise TableReadError(f"{path}: directory holds no .parquet files")
+    frames = [_read_parquet_file(p, label=str(p)) for p in parts]
+    # Categories differ per part: union them so the prefix column stays categorical.
+    prefixes = pd.api.types.union_categoricals([f[SOURCE] for f in frames])
+    frame = pd.concat([f.drop(columns=SOURCE) for f in frames], ignore_index=True)
+    frame[SOURCE] = prefixes
+    return frame
+
+
+def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
+    import pyarrow.csv as pacsv
+
+    names = _csv_header(path, delimiter)
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise TableReadError(f"{path}: column(s) {duplicated} appear more than once in the header")
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        hint = (
+            "save the file as UTF-8 (in Excel: 'CSV UTF-8')"
+            if "UTF8" in str(exc)
+            else "check the quoting and the number of fields on the line it names"
+        )
+        raise TableReadError(f"{path}: cannot read as CSV ({exc}); {hint}") from exc
+    frame = table.to_pandas()
+    lines = _record_lines(path)
+    if len(lines) == len(frame):
+        return _with_source(frame, f"{path}:", lines)
+    # Quoting this scanner does not model (e.g. a stray quote inside an unquoted value):
+    # fall back to record numbers rather than point at wrong lines.
+    return _with_source(frame, f"{path}#", np.arange(len(frame)))
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f, delimiter=delimiter), None)
+    except UnicodeDecodeError as exc:
+        raise TableReadError(
+            f"{path}: not UTF-8 text ({exc}); save the file as UTF-8 (in Excel: 'CSV UTF-8')"
+        ) from exc
+    if not header:
+        raise TableReadError(f"{path}: empty file; the first line must name the columns")
+    return header
+
+
+def _record_lines(path: Path) -> np.ndarray:
+    """Line number (1-based, as an editor counts) where each data record of a CSV file starts.
+
+    Vectorised scan: a line break ends a record only outside quotes, i.e. after an even number
+    of quote characters ("" escapes count twice, so parity is unaffected). Empty records are
+    skipped, like the CSV reader does; the first non-empty record is the header.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return np.zeros(0, dtype=np.int64)
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    breaks, outside_quotes = [], []
+    quotes_before = 0
+    for start in range(0, size, _SCAN_CHUNK):
+        chunk = np.asarray(data[start : start + _SCAN_CHUNK])
+        cr = np.flatnonzero(chunk == _CR) + start
+        # A CR is a line break of its own only when no LF follows (old Mac files).
+        lone_cr = cr[(cr + 1 >= size) | (data[np.minimum(cr + 1, size - 1)] != _LF)]
+        local = np.sort(np.concatenate([np.flatnonzero(chunk == _LF) + start, lone_cr]))
+        quotes = np.flatnonzero(chunk == _QUOTE) + start
+        parity = (quotes_before + np.searchsorted(quotes, local)) % 2 == 0
+        quotes_before += len(quotes)
+        breaks.append(local)
+        outside_quotes.append(parity)
+    all_breaks = np.concatenate(breaks)
+    record_ends = np.append(all_breaks[np.concatenate(outside_quotes)], size)
+    record_starts = np.concatenate([[0], record_ends[:-1] + 1])
+    length = record_ends - record_starts
+    # A CRLF line's record ends with its CR; a record that is only that CR is empty too.
+    only_cr = (length == 1) & (data[np.minimum(record_starts, size - 1)] == _CR)
+    non_empty = record_starts[(length > 0) & ~only_cr]
+    lines = 1 + np.searchsorted(all_breaks, non_empty)
+    return lines[1:]
