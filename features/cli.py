@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from features.dataset import ContractData, read_contract_dir
+from features.journeys import Journeys
+from features.schema import LEAD_ID, Milestone
+from features.trainingset import CutoffPolicy, TrainingSetConfig, build_training_set
 
 data_app = typer.Typer(
     help="Create and check lead data: synthetic journeys, validation.", no_args_is_help=True
@@ -10,3 +20,87 @@ data_app = typer.Typer(
 features_app = typer.Typer(
     help="Build point-in-time training sets from leads, events and outcomes.", no_args_is_help=True
 )
+
+
+@features_app.command("build")
+def build(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory of clean contract Parquet tables (leads.parquet, events/ or "
+            "events.parquet, outcomes.parquet), from `data synth` or `data validate --out`."
+        ),
+    ] = None,
+    leads: Annotated[
+        Path | None, typer.Option(help="Raw leads table (CSV/Parquet); validated first.")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="Raw events table (CSV/Parquet); validated first.")
+    ] = None,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="Raw outcomes table (CSV/Parquet); validated first.")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="YAML mapping your export's columns and values.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Training set Parquet to write; reports are written beside it.")
+    ] = Path("data/training_set.parquet"),
+    cutoffs: Annotated[
+        str,
+        typer.Option(
+            help="Cut-off policy: `offsets:1,7,30` (days after creation), `periodic:30` (a "
+            "snapshot every 30 days while open) or `table:FILE` (lead_id, as_of rows)."
+        ),
+    ] = "offsets:1,7,30",
+    target: Annotated[
+        Milestone, typer.Option(help="Milestone that counts as a conversion.")
+    ] = Milestone.CLOSED_WON,
+    horizon_days: Annotated[
+        float, typer.Option(help="Label = target reached within this many days after the cut-off.")
+    ] = 90.0,
+    data_end: Annotated[
+        datetime | None,
+        typer.Option(help="End of the data (UTC); default: the latest timestamp in it."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Lead attribute column to leave out (repeatable).")
+    ] = None,
+    competitor_domain: Annotated[
+        list[str] | None,
+        typer.Option(help="Email domain of a competitor (repeatable); such leads get a flag."),
+    ] = None,
+) -> None:
+    """Build a point-in-time training set: features strictly before each cut-off, labels after."""
+    started = time.perf_counter()
+    if data is not None:
+        contract = read_contract_dir(data)
+    elif leads and events and outcomes:
+        from features.validate import load_contract
+
+        result = load_contract(leads, events, outcomes, mapping=mapping, mode="strict")
+        contract = ContractData(
+            leads=result.leads,
+            journeys=Journeys.from_frame(result.events, result.leads[LEAD_ID]),
+            outcomes=result.outcomes,
+        )
+    else:
+        raise typer.BadParameter("give --data DIR, or all of --leads, --events and --outcomes")
+    config = TrainingSetConfig(
+        cutoffs=CutoffPolicy.parse(cutoffs),
+        target=target,
+        horizon_days=horizon_days,
+        data_end=data_end.replace(tzinfo=data_end.tzinfo or UTC) if data_end else None,
+        exclude_columns=tuple(exclude or ()),
+        competitor_domains=tuple(competitor_domain or ()),
+    )
+    training_set = build_training_set(contract.leads, contract.journeys, contract.outcomes, config)
+    training_set.write(out)
+    report = training_set.report
+    typer.echo(
+        f"{report.rows:,} rows from {report.leads:,} leads, label rate {report.label_rate:.2%}; "
+        f"excluded {report.excluded_already_reached:,} already converted/closed and "
+        f"{report.excluded_censored:,} censored rows; {len(report.features)} features; "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    typer.echo(f"wrote {out} and {out.with_suffix('.report.md')}")

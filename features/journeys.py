@@ -89,6 +89,17 @@ class Journeys:
         con.register(
             "lead_ids", pd.DataFrame({"lead_id": lead_ids, "idx": np.arange(len(lead_ids))})
         )
+        # Events of unknown leads would vanish in the join: refuse them instead.
+        unknown = con.execute(
+            f"SELECT count(*), any_value(e.{LEAD_ID}) FROM read_parquet(?) e "
+            f"ANTI JOIN lead_ids l ON e.{LEAD_ID} = l.lead_id",
+            [pattern],
+        ).fetchone()
+        if unknown[0]:
+            raise ValueError(
+                f"{unknown[0]} events in {path} belong to unknown leads (e.g. {unknown[1]!r}); "
+                "run `leadscore data validate` to find and quarantine them."
+            )
         codes_case = " ".join(f"WHEN '{name}' THEN {code}" for name, code in EVENT_CODE.items())
         table = con.execute(
             f"""
@@ -99,17 +110,17 @@ class Journeys:
             ORDER BY idx, t
             """,
             [pattern],
-        ).arrow()
+        ).fetchnumpy()
         con.close()
-        idx = table.column("idx").to_numpy()
+        idx = table["idx"]
         counts = np.bincount(idx, minlength=len(lead_ids))
         offsets = np.zeros(len(lead_ids) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         return cls(
             lead_ids=lead_ids,
             offsets=offsets,
-            times=np.ascontiguousarray(table.column("t").to_numpy(), dtype=np.float64),
-            codes=np.ascontiguousarray(table.column("code").to_numpy(), dtype=np.int8),
+            times=np.ascontiguousarray(table["t"], dtype=np.float64),
+            codes=np.ascontiguousarray(table["code"], dtype=np.int8),
         )
 
     @classmethod
@@ -142,7 +153,5 @@ def to_epoch_seconds(timestamps: pd.Series) -> np.ndarray:
 
 def encode_event_types(event_types: pd.Series) -> np.ndarray:
     """Canonical event type names as int8 codes; anything unknown becomes `other`."""
-    cat = pd.Categorical(event_types, categories=list(EVENT_TYPES))
-    codes = cat.codes.astype(np.int8)
-    codes[codes < 0] = OTHER_CODE
-    return codes
+    codes = pd.Index(EVENT_TYPES).get_indexer(event_types.astype(object))
+    return np.where(codes < 0, OTHER_CODE, codes).astype(np.int8)
