@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
+import pydantic
 import typer
 
 from features.dataset import ContractData, read_contract_dir
 from features.journeys import Journeys
 from features.schema import LEAD_ID, Milestone
 from features.trainingset import CutoffPolicy, TrainingSetConfig, build_training_set
+from features.validation_report import ValidationReport
 
 data_app = typer.Typer(
     help="Create and check lead data: synthetic journeys, validation.", no_args_is_help=True
@@ -104,3 +106,78 @@ def build(
         f"{time.perf_counter() - started:.1f}s"
     )
     typer.echo(f"wrote {out} and {out.with_suffix('.report.md')}")
+
+
+@data_app.command("validate")
+def validate_command(
+    leads: Annotated[Path, typer.Option(help="Leads table: CSV file, Parquet file or directory.")],
+    events: Annotated[
+        Path, typer.Option(help="Events (journey) table: CSV file, Parquet file or directory.")
+    ],
+    outcomes: Annotated[
+        Path, typer.Option(help="Outcomes (milestones) table: CSV file, Parquet file or directory.")
+    ],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML mapping your export's column names, event types, milestone names and "
+            "timestamp format onto the contract (see features/examples/mapping_example.yaml). "
+            "Default: the files already use the contract's names."
+        ),
+    ] = None,
+    mode: Annotated[
+        Literal["strict", "quarantine"],
+        typer.Option(
+            help="strict: fail (exit code 1) if any row has an error. quarantine: set bad rows "
+            "aside with a reason and keep the rest; the report counts them.",
+        ),
+    ] = "strict",
+    quarantine_dir: Annotated[
+        Path,
+        typer.Option(help="Where quarantine mode writes <table>.csv of bad rows, with reasons."),
+    ] = Path("quarantine"),
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the full report here: Markdown if the name ends in .md, else JSON."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the clean tables as leads/events/outcomes.parquet into this directory "
+            "(input for `leadscore features build --data`)."
+        ),
+    ] = None,
+) -> None:
+    """Check leads, events and outcomes against the data contract and report every problem."""
+    from features.io import TableReadError
+    from features.mapping import ExportMapping, MappingError
+    from features.validate import DataValidationError, load_contract
+
+    try:
+        export_mapping = ExportMapping.from_yaml(mapping) if mapping else ExportMapping()
+        result = load_contract(
+            leads, events, outcomes, export_mapping, mode=mode, quarantine_dir=quarantine_dir
+        )
+    except DataValidationError as exc:
+        _write_report(exc.report, report)
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except (TableReadError, MappingError, pydantic.ValidationError, OSError) as exc:
+        typer.echo(f"cannot validate: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    _write_report(result.report, report)
+    typer.echo(result.report.summary())
+    if out is not None:
+        paths = result.write_clean(out)
+        typer.echo(f"clean tables: {', '.join(str(p) for p in paths.values())}")
+
+
+def _write_report(report: ValidationReport, path: Path | None) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = report.to_markdown() if path.suffix.lower() == ".md" else report.to_json()
+    path.write_text(text, encoding="utf-8")
+    typer.echo(f"report: {path}")
