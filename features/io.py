@@ -68,8 +68,8 @@ def locations(frame: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:
     positions = np.arange(len(frame)) if rows is None else np.asarray(rows)
     if SOURCE not in frame.columns:
         return [f"row {p}" for p in positions]
-    prefix = frame[SOURCE].to_numpy()[positions]
-    pos = frame[SOURCE_POS].to_numpy()[positions]
+    prefix = frame[SOURCE].iloc[positions].to_numpy()
+    pos = frame[SOURCE_POS].iloc[positions].to_numpy()
     return [f"{a}{b}" for a, b in zip(prefix, pos, strict=True)]
 
 

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.io import SOURCE_COLUMNS, locations, read_table
 from features.mapping import ExportMapping, MappingError, TimestampSettings
@@ -393,15 +395,15 @@ def _check_ids_and_times(table: _Table, settings: TimestampSettings) -> None:
 
 def _check_leads(
     table: _Table, settings: TimestampSettings
-) -> tuple[pd.Index, np.ndarray, pd.Index]:
+) -> tuple[pd.Series, np.ndarray, pd.Series]:
     """Check leads; return the clean lead ids, their creation times, and quarantined ids."""
     _check_ids_and_times(table, settings)
     ok = table.ok
     duplicate = np.zeros(len(ok), dtype=bool)
     duplicate[ok] = table.ids[ok].duplicated(keep="first").to_numpy()
-    ids = table.ids.to_numpy()
 
     def kept_row(rows: np.ndarray) -> list[str]:
+        ids = table.ids.to_numpy()
         kept = [np.flatnonzero(ok & (ids == ids[r]))[0] for r in rows]
         return [f"first row kept: {loc}" for loc in locations(table.frame, np.array(kept))]
 
@@ -412,23 +414,35 @@ def _check_leads(
         "Merge or remove the duplicate leads in the source system.",
         values=kept_row,
     )
-    clean_ids = pd.Index(table.ids[table.ok])
-    dropped = pd.Index(table.ids[~table.ok].dropna().unique()).difference(clean_ids)
-    return clean_ids, naive_utc(table.times)[table.ok], dropped
+    clean_ids = table.ids[table.ok]
+    dropped = table.ids[~table.ok].dropna()
+    return clean_ids, naive_utc(table.times)[table.ok], dropped[_lookup(dropped, clean_ids) < 0]
+
+
+def _lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
+    """Position of each value among `keys` (-1 if absent or missing).
+
+    pyarrow's hash lookup works on the Arrow strings directly; `pd.Index.get_indexer` would
+    first turn millions of ids into Python objects.
+    """
+    found = pc.index_in(
+        pa.array(values, type=pa.string()), value_set=pa.array(keys, type=pa.string())
+    )
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _check_rows_of_leads(
     table: _Table,
     settings: TimestampSettings,
-    lead_ids: pd.Index,
+    lead_ids: pd.Series,
     created: np.ndarray,
-    dropped_ids: pd.Index,
+    dropped_ids: pd.Series,
 ) -> None:
     """Events and outcomes: readable, of a known lead, not before the lead existed."""
     _check_ids_and_times(table, settings)
-    position = lead_ids.get_indexer(table.ids)
+    position = _lookup(table.ids, lead_ids)
     unknown = position < 0
-    dropped = unknown & table.ids.isin(dropped_ids).to_numpy()
+    dropped = unknown & (_lookup(table.ids, dropped_ids) >= 0)
     table.quarantine(
         ProblemKind.LEAD_QUARANTINED,
         dropped,
