@@ -86,6 +86,8 @@ class Journeys:
         source = Path(path)
         pattern = str(source / "**" / "*.parquet") if source.is_dir() else str(source)
         con = duckdb.connect()
+        # Naive timestamps are UTC by contract; casts go through the session zone.
+        con.execute("SET TimeZone = 'UTC'")
         con.register(
             "lead_ids", pd.DataFrame({"lead_id": lead_ids, "idx": np.arange(len(lead_ids))})
         )
@@ -104,7 +106,7 @@ class Journeys:
         table = con.execute(
             f"""
             SELECT l.idx AS idx,
-                   epoch_us(e.{OCCURRED_AT}) / 1e6 AS t,
+                   epoch_us(CAST(e.{OCCURRED_AT} AS TIMESTAMPTZ)) / 1e6 AS t,
                    CAST(CASE e.{EVENT_TYPE} {codes_case} ELSE {OTHER_CODE} END AS TINYINT) AS code
             FROM read_parquet(?) e JOIN lead_ids l ON e.{LEAD_ID} = l.lead_id
             ORDER BY idx, t
