@@ -29,6 +29,7 @@ Decisions (also stated in the report's messages):
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,8 +331,7 @@ def _missing_columns(
         if source != column:
             hints.append(f"the mapping renames {source!r} to {column!r} but there is no {source!r}")
             continue
-        close = difflib.get_close_matches(column, found, n=1, cutoff=0.6)
-        candidate = close[0] if close else "<their column>"
+        candidate = _closest(column, found) or "<their column>"
         hints.append(f'map it: `{table}: columns: {{"{candidate}": {column}}}`')
     message = (
         f"Missing required column(s) {missing}. Expected: {list(_REQUIRED[table])} "
@@ -340,6 +340,13 @@ def _missing_columns(
         + f" in a mapping YAML passed with --mapping (example: {MAPPING_EXAMPLE})."
     )
     return _fatal(table, ProblemKind.MISSING_COLUMNS, len(frame), message)
+
+
+def _closest(column: str, found: list[str]) -> str | None:
+    """The found column that most looks like `column`, ignoring case, spaces and punctuation."""
+    keys = {re.sub(r"[^a-z0-9]", "", str(f).lower()): f for f in found}
+    close = difflib.get_close_matches(column.replace("_", ""), list(keys), n=1, cutoff=0.6)
+    return keys[close[0]] if close else None
 
 
 def _text(value: object) -> str:
