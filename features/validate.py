@@ -1,14 +1,9 @@
 """Validate leads, events and outcomes against the data contract; lose nothing, explain everything.
 
-Each problem has a severity:
-
-- **fatal**: the table cannot be read as the contract (missing columns, a mapping that does
-  not fit the file). Validation stops in either mode; the report says which columns were
-  expected, which were found, and how to map them.
-- **error**: a row is wrong. In `strict` mode validation fails with the report; in `quarantine`
-  mode the row is set aside with a `reason` (its first failed check), so that for every table
-  rows in = clean rows + quarantined rows.
-- **notice**: the row is kept but something was assumed or is unusual, and the report says so.
+Severities (see `features.validation_report`): fatal problems stop validation in either mode;
+row errors fail `strict` mode and are set aside with a reason in `quarantine` mode, so that for
+every table rows in = clean rows + quarantined rows; notices keep the row and say what was
+assumed.
 
 Decisions (also stated in the report's messages):
 
@@ -16,7 +11,10 @@ Decisions (also stated in the report's messages):
 - Timestamps outside 1970-2100 (CRM placeholders such as 1900-01-01) are errors.
 - A duplicated lead id keeps its first valid row (file order); later rows are quarantined.
 - Events and outcomes dated strictly before their lead's `created_at` are errors: usually a
-  time-zone mix-up or a wrong creation date, and they would put "future" data before a cut-off.
+  time-zone mix-up between exports, or a `created_at` that is really a later update date.
+- A row with several problems is quarantined for the first one checked (so the error counts
+  of a table add up to its quarantined rows); its events and outcomes are then reported as
+  `lead_quarantined`, not as unknown.
 - Event types that are not ours become `other` (notice, with the values counted); unknown
   milestones are errors (a label cannot be guessed).
 - A lead with both `closed_won` and `closed_lost` contradicts itself (the contract has one
@@ -76,6 +74,7 @@ from features.validation_report import (
 TABLES = ("leads", "events", "outcomes")
 MAX_EXAMPLES = 5
 MAPPING_EXAMPLE = "features/examples/mapping_example.yaml"
+# Quarantined rows get these two columns ("_" is prepended while a name is taken).
 SOURCE_LOCATION = "source"
 
 _REQUIRED = {"leads": LEAD_REQUIRED, "events": EVENT_REQUIRED, "outcomes": OUTCOME_REQUIRED}
@@ -282,10 +281,12 @@ class _Table:
         rows = np.flatnonzero(~self.ok)
         frame = self.frame.iloc[rows].drop(columns=list(SOURCE_COLUMNS), errors="ignore")
         texts = np.asarray(self.reasons, dtype=object)
+        # Never overwrite a user's own column of the same name: that would lose data.
+        location, reason = (_free_name(n, frame.columns) for n in (SOURCE_LOCATION, REASON))
         return frame.assign(
             **{
-                SOURCE_LOCATION: locations(self.frame, rows),
-                REASON: texts[self.reason[rows]] if len(rows) else [],
+                location: locations(self.frame, rows),
+                reason: texts[self.reason[rows]] if len(rows) else [],
             }
         ).reset_index(drop=True)
 
@@ -340,6 +341,12 @@ def _missing_columns(
         + f" in a mapping YAML passed with --mapping (example: {MAPPING_EXAMPLE})."
     )
     return _fatal(table, ProblemKind.MISSING_COLUMNS, len(frame), message)
+
+
+def _free_name(name: str, columns: pd.Index) -> str:
+    while name in columns:
+        name = f"_{name}"
+    return name
 
 
 def _closest(column: str, found: list[str]) -> str | None:
