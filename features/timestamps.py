@@ -56,6 +56,7 @@ def parse_timestamps(values: pd.Series, settings: TimestampSettings) -> ParsedTi
         missing = text.isna().to_numpy()
         parsed = pd.to_datetime(text, format=settings.format, errors="coerce", utc=True)
         naive = ~missing & ~text.str.contains(_TZ_SUFFIX, na=False).to_numpy(dtype=bool)
+        parsed = _retry_zone_words(text, parsed, settings.format)
     if settings.naive_timezone != "UTC" and naive.any():
         local = parsed[naive].dt.tz_localize(None)
         parsed = parsed.copy()
@@ -75,3 +76,19 @@ def parse_timestamps(values: pd.Series, settings: TimestampSettings) -> ParsedTi
         out_of_range=out_of_range,
         naive=naive & ~unparseable & ~out_of_range,
     )
+
+
+def _retry_zone_words(text: pd.Series, parsed: pd.Series, fmt: str) -> pd.Series:
+    """Re-read values such as "2024-01-05 10:00:00 UTC" (BigQuery's export) that ISO 8601 refuses.
+
+    Only the values that failed are retried, so clean data pays nothing.
+    """
+    if fmt not in ("ISO8601", "mixed"):
+        return parsed
+    failed = parsed.isna() & text.notna()
+    if not failed.any():
+        return parsed
+    retry = text[failed].str.replace(r" ?(?:UTC|GMT)$", "Z", regex=True)
+    parsed = parsed.copy()
+    parsed[failed] = pd.to_datetime(retry, format=fmt, errors="coerce", utc=True)
+    return parsed

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from features.io import locations, read_table
 from features.mapping import ExportMapping, TimestampSettings
+from features.timestamps import parse_timestamps
 from features.validate import DataValidationError, load_contract, validate
 from features.validation_report import REASON, ValidationReport
 from leadscore import app
@@ -333,3 +334,22 @@ def test_cli_names_an_unreadable_file(tmp_path):
 
     assert result.exit_code == 1
     assert "nope.csv: no such file" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "utc", "naive"),
+    [
+        ("2024-01-05T10:00:00.5Z", "2024-01-05 10:00:00.5", False),
+        ("2024-01-05T10:00:00+02:00", "2024-01-05 08:00", False),
+        ("2024-01-05T10:00:00-0500", "2024-01-05 15:00", False),
+        ("2024-01-05 10:00:00 UTC", "2024-01-05 10:00", False),  # BigQuery's export
+        ("2024-01-05 10:00", "2024-01-05 10:00", True),
+        ("2024-01-15", "2024-01-15", True),  # "-15" is a day, not an offset
+    ],
+)
+def test_timestamp_offsets_are_recognised(text, utc, naive):
+    parsed = parse_timestamps(pd.Series([text], dtype="str"), TimestampSettings())
+
+    assert parsed.utc.iloc[0] == pd.Timestamp(utc, tz="UTC")
+    assert parsed.naive[0] == naive
+    assert not parsed.unparseable[0]
