@@ -140,6 +140,8 @@ _NOT_FEATURES = frozenset({"lead_id", "created_at", "email_domain", "email"})
 # A text column with more distinct values than this share of rows is free text, not a category.
 _FREE_TEXT_UNIQUE_SHARE = 0.5
 _FREE_TEXT_MIN_UNIQUE = 200
+# The category that rare values (and values first seen after training) are grouped into.
+OTHER_CATEGORY = "(other)"
 
 
 class AttributeSpec(BaseModel):
@@ -150,6 +152,11 @@ class AttributeSpec(BaseModel):
     name: str = Field(description="Feature name as the model sees it.")
     source: str = Field(description="Column of the leads table it is read from.")
     kind: AttributeKind
+    values: tuple[str, ...] | None = Field(
+        None,
+        description=f"Categorical only: the values kept as they are; any other value becomes "
+        f"{OTHER_CATEGORY!r}. None keeps every value.",
+    )
 
 
 class AttributeTransform(BaseModel):
@@ -193,6 +200,8 @@ class AttributeTransform(BaseModel):
             return normalize_title(text)[1]
         if spec.kind == "email_kind":
             return email_domain_kind(text, self.competitor_domains)
+        if spec.values is not None and text not in spec.values:
+            return OTHER_CATEGORY
         return text
 
     def one(self, attributes: Mapping[str, object]) -> dict[str, float | str | None]:
@@ -221,14 +230,27 @@ def infer_attributes(
     exclude: Sequence[str] = (),
     missing_values: Sequence[str] = DEFAULT_MISSING_VALUES,
     competitor_domains: Sequence[str] = (),
+    kinds: Mapping[str, AttributeKind] | None = None,
+    min_category_rows: int = 0,
 ) -> tuple[AttributeTransform, dict[str, str]]:
-    """Choose a feature kind for every attribute column; also say why columns were left out."""
+    """Choose a feature kind for every attribute column; also say why columns were left out.
+
+    `kinds` sets the kind of named columns instead of inferring it (e.g. a free-text job title
+    mapped to `seniority`). Categories with fewer than `min_category_rows` rows are grouped
+    into `OTHER_CATEGORY`, so the model does not learn from a handful of leads.
+    """
     missing = frozenset(v.lower() for v in missing_values)
+    kinds = kinds or {}
     specs: list[AttributeSpec] = []
     skipped: dict[str, str] = {}
     for column in leads.columns:
         if column in exclude:
             skipped[column] = "excluded by configuration"
+            continue
+        if column in kinds:
+            kind = kinds[column]
+            name = column if kind in ("numeric", "boolean", "categorical") else f"{column}: {kind}"
+            specs.append(_spec(name, leads[column], kind, missing, min_category_rows))
             continue
         if column == "job_title":
             specs += [
@@ -246,11 +268,25 @@ def infer_attributes(
         if kind is None:
             skipped[column] = reason
         else:
-            specs.append(AttributeSpec(name=column, source=column, kind=kind))
+            specs.append(_spec(column, leads[column], kind, missing, min_category_rows))
     transform = AttributeTransform(
         specs=tuple(specs), missing_values=missing, competitor_domains=frozenset(competitor_domains)
     )
     return transform, skipped
+
+
+def _spec(
+    name: str, column: pd.Series, kind: AttributeKind, missing: frozenset[str], min_rows: int
+) -> AttributeSpec:
+    """The spec of one column; for a categorical one, the values frequent enough to keep."""
+    if kind != "categorical" or min_rows <= 1:
+        return AttributeSpec(name=name, source=column.name, kind=kind)
+    text = column.dropna().astype(str).str.strip()
+    counts = text[~text.str.lower().isin(missing)].value_counts()
+    if counts.empty or counts.min() >= min_rows:
+        return AttributeSpec(name=name, source=column.name, kind=kind)
+    kept = tuple(sorted(counts.index[counts >= min_rows]))
+    return AttributeSpec(name=name, source=column.name, kind=kind, values=kept)
 
 
 def _infer_kind(column: pd.Series, missing: frozenset[str]) -> tuple[AttributeKind | None, str]:
@@ -270,7 +306,18 @@ def _infer_kind(column: pd.Series, missing: frozenset[str]) -> tuple[AttributeKi
     numeric = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
     if numeric.notna().mean() > 0.98:
         return "numeric", ""
+    if _looks_like_dates(text):
+        return None, "a date: use it as the split date, or derive features from it"
     n_unique = text.nunique()
     if n_unique > _FREE_TEXT_MIN_UNIQUE and n_unique > _FREE_TEXT_UNIQUE_SHARE * len(text):
         return None, f"free text ({n_unique} distinct values): map it to categories to use it"
     return "categorical", ""
+
+
+def _looks_like_dates(text: pd.Series) -> bool:
+    """Text whose values nearly all have digits and parse as dates ("2024-03-01", "3/1/24")."""
+    sample = text.iloc[:1000]
+    if not sample.str.contains(r"\d").mean() > 0.98:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)
+    return parsed.notna().mean() > 0.98
