@@ -98,31 +98,40 @@ class ArtifactSpec(BaseModel):
     metadata: ModelMetadata
 
 
-class ScoringModel:
-    """A trained, calibrated lead scorer. Build it with `training.train`, load it with `load`."""
+class FeatureEncoder:
+    """Features -> the booster's numeric matrix: numbers as they are, categories as codes.
 
-    def __init__(self, spec: ArtifactSpec, booster: lgb.Booster) -> None:
-        self.spec = spec
-        self.booster = booster
-        self.feature_names: tuple[str, ...] = spec.pipeline.feature_names
-        self._n_behaviour = len(spec.pipeline.behaviour_names)
+    Training encodes its slices with this before any booster exists; `ScoringModel`
+    encodes with the same object, so both see the same matrix.
+    """
+
+    def __init__(self, pipeline: FeaturePipeline, categories: Mapping[str, Iterable[str]]) -> None:
+        self.feature_names: tuple[str, ...] = pipeline.feature_names
+        self._n_behaviour = len(pipeline.behaviour_names)
         self._codes = {
             name: {value: float(i) for i, value in enumerate(values)}
-            for name, values in spec.categories.items()
+            for name, values in categories.items()
         }
         self.categorical_features = tuple(self._codes)
 
-    # -- encoding: features -> the booster's numeric matrix -------------------------------
     def encode_frame(self, features: pd.DataFrame) -> np.ndarray:
-        """Feature frame (as made by `FeaturePipeline.frame`) -> float64 matrix in model order."""
+        """Feature frame (as made by `FeaturePipeline.frame`) -> float64 matrix in model order.
+
+        A category not in the model's list (unseen or too rare in training) is missing.
+        """
         matrix = np.empty((len(features), len(self.feature_names)), dtype=np.float64)
         for j, name in enumerate(self.feature_names):
             column = features[name]
-            if name in self._codes:
-                codes = self._codes[name]
-                matrix[:, j] = column.astype(object).map(codes).astype(np.float64).to_numpy()
-            else:
+            if name not in self._codes:
                 matrix[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+                continue
+            codes = self._codes[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                # Look up each distinct category once; code -1 (missing) reads the NaN at the end.
+                lookup = np.array([codes.get(c, np.nan) for c in column.cat.categories] + [np.nan])
+                matrix[:, j] = lookup[column.cat.codes.to_numpy()]
+            else:
+                matrix[:, j] = column.astype(object).map(codes).astype(np.float64).to_numpy()
         return matrix
 
     def encode_one(
@@ -139,6 +148,28 @@ class ScoringModel:
                 row[0, j] = np.nan if value is None else float(value)
         return row
 
+
+class ScoringModel:
+    """A trained, calibrated lead scorer. Build it with `training.train`, load it with `load`."""
+
+    def __init__(self, spec: ArtifactSpec, booster: lgb.Booster) -> None:
+        self.spec = spec
+        self.booster = booster
+        self.encoder = FeatureEncoder(spec.pipeline, spec.categories)
+        self.feature_names: tuple[str, ...] = self.encoder.feature_names
+        self.categorical_features = self.encoder.categorical_features
+
+    # -- encoding: features -> the booster's numeric matrix -------------------------------
+    def encode_frame(self, features: pd.DataFrame) -> np.ndarray:
+        """Feature frame (as made by `FeaturePipeline.frame`) -> float64 matrix in model order."""
+        return self.encoder.encode_frame(features)
+
+    def encode_one(
+        self, behaviour: np.ndarray, attributes: Mapping[str, float | str | None]
+    ) -> np.ndarray:
+        """One lead's behaviour row and attribute values -> a (1, n_features) matrix."""
+        return self.encoder.encode_one(behaviour, attributes)
+
     # -- prediction ----------------------------------------------------------------------
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
         """The booster's log-odds (before calibration)."""
@@ -152,10 +183,16 @@ class ScoringModel:
 
     def score_0_100(self, probability: np.ndarray) -> np.ndarray:
         """Percentile of each probability among the calibration slice's leads (0-100)."""
-        ref = self.spec.metadata.score_percentiles
-        if not ref:
+        ref = np.asarray(self.spec.metadata.score_percentiles)
+        if not ref.size:
             return np.round(np.asarray(probability) * 100)
-        return np.interp(probability, ref, np.linspace(0, 100, len(ref))).round()
+        probability = np.asarray(probability, dtype=np.float64)
+        pct = np.linspace(0, 100, ref.size)
+        # A calibrated model has plateaus (many leads share one probability): a lead on a
+        # plateau gets the middle of the percentiles it spans, not the top.
+        upper = np.interp(probability, ref, pct)
+        lower = -np.interp(-probability, -ref[::-1], -pct[::-1])
+        return ((upper + lower) / 2).round()
 
     def tier(self, probability: np.ndarray) -> np.ndarray:
         return self.spec.tiers.assign(probability)
