@@ -108,6 +108,50 @@ def build(
     typer.echo(f"wrote {out} and {out.with_suffix('.report.md')}")
 
 
+@data_app.command("synth")
+def synth_command(
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Directory to write leads.parquet, events/part-*.parquet, outcomes.parquet, "
+            "oracle.parquet (hidden truth, never a feature) and synth.json into."
+        ),
+    ] = Path("data/synth"),
+    leads: Annotated[
+        int, typer.Option(min=1, help="Number of leads to generate (about 50 events each).")
+    ] = 10_000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed and options give byte-identical files.")
+    ] = 42,
+    start: Annotated[
+        datetime,
+        typer.Option(formats=["%Y-%m-%d"], help="First day of the generated period (UTC)."),
+    ] = datetime(2024, 1, 1),
+    months: Annotated[int, typer.Option(min=1, help="Length of the period in months.")] = 18,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Leads generated per chunk (one events Parquet part each); bounds memory. "
+            "Part of the seed: a different chunk size gives different (equally valid) data.",
+        ),
+    ] = 100_000,
+) -> None:
+    """Generate realistic synthetic B2B leads, journeys and funnel outcomes."""
+    from features.synth import generate
+
+    started = time.perf_counter()
+    summary = generate(out, leads, seed, start.replace(tzinfo=UTC), months, chunk_size)
+    typer.echo(
+        f"{summary.n_leads:,} leads, {summary.n_events:,} events "
+        f"({summary.n_events / summary.n_leads:.1f} per lead), {summary.n_outcomes:,} milestones, "
+        f"closed-won rate {summary.closed_won_rate:.1%}, "
+        f"{summary.start:%Y-%m-%d} to {summary.end:%Y-%m-%d}; "
+        f"{time.perf_counter() - started:.1f}s"
+    )
+    typer.echo(f"wrote {out}/ (oracle.parquet is the hidden truth: never use it as a feature)")
+
+
 @data_app.command("validate")
 def validate_command(
     leads: Annotated[Path, typer.Option(help="Leads table: CSV file, Parquet file or directory.")],
