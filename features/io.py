@@ -59,18 +59,17 @@ def read_table(path: str | Path, *, delimiter: str = ",") -> pd.DataFrame:
     )
 
 
-def locations(frame: pd.DataFrame, rows: np.ndarray | None = None) -> list[str]:
+def locations(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
     """ "file:line" (CSV) or "file#row" (Parquet) of the given row positions (default: all).
 
     A frame that was not read by `read_table` has no source columns: rows are then named by
-    their 0-based position, "row 17".
+    their 0-based position, "row 17". The result has a fresh 0..n-1 index.
     """
-    positions = np.arange(len(frame)) if rows is None else np.asarray(rows)
+    positions = np.arange(len(frame)) if rows is None else np.asarray(rows, dtype=np.int64)
     if SOURCE not in frame.columns:
-        return [f"row {p}" for p in positions]
-    prefix = frame[SOURCE].iloc[positions].to_numpy()
-    pos = frame[SOURCE_POS].iloc[positions].to_numpy()
-    return [f"{a}{b}" for a, b in zip(prefix, pos, strict=True)]
+        return pd.Series(positions, dtype="str").radd("row ")
+    prefix = frame[SOURCE].iloc[positions].astype("str").reset_index(drop=True)
+    return prefix + frame[SOURCE_POS].iloc[positions].astype("str").reset_index(drop=True)
 
 
 def _with_source(frame: pd.DataFrame, prefix: str, positions: np.ndarray) -> pd.DataFrame:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from features.io import SOURCE_COLUMNS, locations, read_table
 from features.mapping import ExportMapping, MappingError, TimestampSettings
@@ -279,7 +280,8 @@ class _Table:
     def quarantined(self) -> pd.DataFrame:
         """The rows that failed, as read, with their location and reason."""
         rows = np.flatnonzero(~self.ok)
-        frame = self.frame.iloc[rows].drop(columns=list(SOURCE_COLUMNS), errors="ignore")
+        frame = self.frame.iloc[rows].reset_index(drop=True)
+        frame = frame.drop(columns=list(SOURCE_COLUMNS), errors="ignore")
         texts = np.asarray(self.reasons, dtype=object)
         # Never overwrite a user's own column of the same name: that would lose data.
         location, reason = (_free_name(n, frame.columns) for n in (SOURCE_LOCATION, REASON))
@@ -288,7 +290,7 @@ class _Table:
                 location: locations(self.frame, rows),
                 reason: texts[self.reason[rows]] if len(rows) else [],
             }
-        ).reset_index(drop=True)
+        )
 
     def accounting(self, checked: bool) -> TableReport:
         rows_in = len(self.frame)
@@ -627,9 +629,24 @@ def _write_quarantine(quarantined: dict[str, pd.DataFrame], directory: Path) -> 
     for name, frame in quarantined.items():
         path = directory / f"{name}.csv"
         if len(frame):
-            frame.to_csv(path, index=False)
+            _write_csv(frame, path)
             written[name] = str(path)
         else:
             # A stale file from an earlier run would contradict this report.
             path.unlink(missing_ok=True)
     return written
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """pyarrow's CSV writer: several times faster than `DataFrame.to_csv` on millions of rows."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # The CSV writer cannot write dictionary (categorical) columns: decode them.
+    table = table.cast(
+        pa.schema(
+            [
+                f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f
+                for f in table.schema
+            ]
+        )
+    )
+    pacsv.write_csv(table, path)

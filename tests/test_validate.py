@@ -255,7 +255,7 @@ def test_multiline_values_and_blank_lines_keep_line_numbers(tmp_path):
     frame = read_table(path)
 
     assert frame["b"].tolist() == ["two\nlines", "x", "y"]
-    assert locations(frame) == [f"{path}:3", f"{path}:5", f"{path}:7"]
+    assert locations(frame).tolist() == [f"{path}:3", f"{path}:5", f"{path}:7"]
 
 
 def test_ids_stay_text_and_parquet_rows_are_located(tmp_path):
