@@ -335,12 +335,12 @@ def _missing_columns(
             hints.append(f"the mapping renames {source!r} to {column!r} but there is no {source!r}")
             continue
         candidate = _closest(column, found) or "<their column>"
-        hints.append(f'map it: `{table}: columns: {{"{candidate}": {column}}}`')
+        hints.append(f'Map it: `{table}: columns: {{"{candidate}": {column}}}`')
     message = (
         f"Missing required column(s) {missing}. Expected: {list(_REQUIRED[table])} "
         f"(optional: {list(_OPTIONAL[table])}); found: {found}. "
         + "; ".join(hints)
-        + f" in a mapping YAML passed with --mapping (example: {MAPPING_EXAMPLE})."
+        + f". Mappings live in a YAML file passed with --mapping (example: {MAPPING_EXAMPLE})."
     )
     return _fatal(table, ProblemKind.MISSING_COLUMNS, len(frame), message)
 
