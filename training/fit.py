@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field
 from features.behaviour import BEHAVIOUR_FEATURES
 from features.schema import INTENT_EVENTS
 
+# Below this many training rows one thread trains faster than two (see `num_threads`).
+_MULTITHREAD_MIN_ROWS = 50_000
+
 
 class BoosterParams(BaseModel):
     """LightGBM settings. Defaults suit 10 thousand to a few million rows on 2 cores."""
@@ -37,7 +40,18 @@ class BoosterParams(BaseModel):
         description="More (or more recent) intent actions never lower the score: a rule reps "
         "can trust, and one that stops a noisy tree from punishing a demo request.",
     )
-    num_threads: int = Field(2, ge=1)
+    num_threads: int | None = Field(
+        None,
+        ge=1,
+        description="None: one thread below 50,000 training rows (synchronising threads costs "
+        "more than it saves there, and a busy machine can starve them), else two.",
+    )
+
+    def threads_for(self, rows: int) -> int:
+        """The thread count to train `rows` rows with."""
+        if self.num_threads is not None:
+            return self.num_threads
+        return 1 if rows < _MULTITHREAD_MIN_ROWS else 2
 
 
 class FitResult(BaseModel):
@@ -59,7 +73,7 @@ def monotone_constraints(feature_names: Sequence[str]) -> list[int]:
 
 
 def lgb_params(
-    params: BoosterParams, feature_names: Sequence[str], seed: int, pos_weight: float
+    params: BoosterParams, feature_names: Sequence[str], seed: int, pos_weight: float, rows: int
 ) -> dict:
     """The LightGBM parameter dict: deterministic, fixed thread count, quiet."""
     out: dict = {
@@ -75,7 +89,7 @@ def lgb_params(
         "max_bin": params.max_bin,
         "cat_smooth": params.cat_smooth,
         "scale_pos_weight": pos_weight,
-        "num_threads": params.num_threads,
+        "num_threads": params.threads_for(rows),
         "seed": seed,
         "deterministic": True,
         "force_row_wise": True,
@@ -110,7 +124,7 @@ def fit_booster(
             "non-converted leads; use more history (or `--force` only if you know why)."
         )
     pos_weight = (len(train_y) - n_pos) / n_pos if params.class_weight == "balanced" else 1.0
-    settings = lgb_params(params, feature_names, seed, pos_weight)
+    settings = lgb_params(params, feature_names, seed, pos_weight, len(train_y))
     dataset_params = {"max_bin": params.max_bin, "verbosity": -1}
     train_set = lgb.Dataset(
         train_X,
@@ -136,3 +150,24 @@ def fit_booster(
     return booster, FitResult(
         best_iteration=best, valid_auc=valid_auc, scale_pos_weight=pos_weight, params=settings
     )
+
+
+class FeatureImportance(BaseModel):
+    """Total split gain of one feature and its share of all gain."""
+
+    feature: str
+    gain: float
+    share: float
+
+
+def gain_importance(booster: lgb.Booster, top: int = 20) -> list[FeatureImportance]:
+    """The `top` features by total split gain, largest first."""
+    gain = booster.feature_importance(importance_type="gain")
+    total = float(gain.sum()) or 1.0
+    order = np.argsort(-gain, kind="stable")[:top]
+    names = booster.feature_name()
+    return [
+        FeatureImportance(feature=names[i], gain=float(gain[i]), share=float(gain[i]) / total)
+        for i in order
+        if gain[i] > 0
+    ]

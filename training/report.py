@@ -1,0 +1,218 @@
+"""The training report: what was trained on what, and how it measured on untouched data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from training.calibrate import CalibrationFit
+from training.compare import MethodRow
+from training.evaluate import DecileRow, Metrics, ReliabilityBin
+from training.fit import FeatureImportance, FitResult
+from training.split import SliceSummary, SplitSummary
+from training.tiers import TierRow
+from training.tune import TuneSummary
+
+MODEL = "learned model"
+POINTS = "hand-weighted points"
+ORACLE = "oracle"
+# Short names for metric keys (e.g. `points_roc_auc`).
+METHOD_KEYS = {MODEL: "model", POINTS: "points", ORACLE: "oracle"}
+
+
+class TrainReport(BaseModel):
+    """Everything measured while training one model; JSON via `model_dump_json`."""
+
+    name: str
+    target: str
+    horizon_days: float
+    trained_at: datetime
+    code_version: str
+    data_fingerprint: str
+    split: SplitSummary
+    fit: FitResult
+    tuning: TuneSummary | None = None
+    calibration: CalibrationFit
+    calibration_metrics: Metrics
+    test: Metrics
+    reliability: list[ReliabilityBin]
+    deciles: list[DecileRow]
+    tier_policy: dict[str, str]
+    tiers_calibration: list[TierRow]
+    tiers_test: list[TierRow]
+    comparison: list[MethodRow]
+    comparison_notes: list[str] = []
+    feature_importance: list[FeatureImportance]
+    warnings: list[str] = []
+
+    @property
+    def sql_share(self) -> float:
+        """Share of test rows in the best tier: the volume methods are compared at."""
+        return self.tiers_test[0].share_of_leads
+
+    def headline(self) -> str:
+        """Model vs hand-weighted vs oracle on the test slice, as a Markdown table."""
+        methods = [row.method for row in self.comparison]
+        by = {row.method: row for row in self.comparison}
+        lines = [
+            "| test slice | " + " | ".join(methods) + " |",
+            "| --- |" + " ---: |" * len(methods),
+        ]
+        for label, field in (
+            ("ROC AUC", "roc_auc"),
+            ("PR AUC", "pr_auc"),
+            ("lift, top 5%", "lift_top_5pct"),
+            ("lift, top 10%", "lift_top_10pct"),
+        ):
+            lines.append(
+                f"| {label} | " + " | ".join(f"{getattr(by[m], field):.3f}" for m in methods) + " |"
+            )
+        lines.append(
+            f"| deals in SQL tier at equal volume ({self.sql_share:.1%} of leads) | "
+            + " | ".join(f"{by[m].deals_captured_at_sql_volume:.1%}" for m in methods)
+            + " |"
+        )
+        ece = [f"{self.test.ece:.4f}" if m == MODEL else "–" for m in methods]
+        lines.append("| calibration error (ECE, 10 equal-count bins) | " + " | ".join(ece) + " |")
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        t, s = self.test, self.split
+        lines = [
+            f"# Model `{self.name}`",
+            "",
+            f"- target: `{self.target}` within {self.horizon_days:g} days after the cut-off",
+            f"- trained {self.trained_at:%Y-%m-%d %H:%M} UTC with code `{self.code_version}` "
+            f"on training rows `{self.data_fingerprint}`",
+            "",
+            f"## Headline: test slice ({t.rows:,} rows, {t.positives:,} conversions, "
+            f"base rate {t.base_rate:.2%}, cut-offs {_window(s.test)})",
+            "",
+            "Nothing was fitted or chosen on these rows. The learned model is measured after a "
+            "save/load round trip of the packaged artifact, so this is what will be served.",
+            "",
+            self.headline(),
+            "",
+            *[f"- {note}" for note in self.comparison_notes],
+            "",
+            "## Calibration",
+            "",
+            f"Calibrator: **{self.calibration.calibrator.kind}**, chosen by log loss "
+            f"cross-fitted over {self.calibration.folds} lead-grouped folds of the calibration "
+            "slice: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in self.calibration.cv_log_loss.items())
+            + ".",
+            "",
+            "| test slice | value |",
+            "| --- | ---: |",
+            f"| log loss, raw booster (class-weighted) | {t.raw_log_loss:.4f} |",
+            f"| log loss, calibrated | {t.log_loss:.4f} |",
+            f"| Brier score | {t.brier:.4f} |",
+            f"| expected calibration error | {t.ece:.4f} |",
+            f"| ROC AUC / PR AUC | {t.roc_auc:.3f} / {t.pr_auc:.3f} |",
+            "",
+            "Expected calibration error (ECE): the test rows sorted by probability are cut into "
+            "10 bins of equal count; ECE is the row-weighted mean of |mean predicted "
+            "probability − observed conversion rate| over the bins.",
+            "",
+            "Reliability (test slice, equal-count bins):",
+            "",
+            "| bin | rows | probability range | mean predicted | observed |",
+            "| ---: | ---: | --- | ---: | ---: |",
+            *[
+                f"| {i} | {b.rows:,} | {b.min_probability:.3f}–{b.max_probability:.3f} | "
+                f"{b.mean_probability:.3f} | {b.observed_rate:.3f} |"
+                for i, b in enumerate(self.reliability, start=1)
+            ],
+            "",
+            "## Tiers",
+            "",
+            "Thresholds were chosen on the calibration slice from these rules:",
+            "",
+            *[f"- `{name}`: {text}" for name, text in self.tier_policy.items()],
+            "",
+            _tier_table("Test slice", self.tiers_test),
+            "",
+            _tier_table(
+                "Calibration slice (where the thresholds were chosen)", self.tiers_calibration
+            ),
+            "",
+            "## Lift by score decile (test slice)",
+            "",
+            "| decile | rows | lowest probability | conversion rate | lift | deals so far |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: |",
+            *[
+                f"| {d.decile} | {d.rows:,} | {d.min_probability:.3f} | {d.conversion_rate:.2%} | "
+                f"{d.lift:.2f} | {d.cumulative_share_of_deals:.1%} |"
+                for d in self.deciles
+            ],
+            "",
+            "## Time split",
+            "",
+            f"Each lead sits, with all its rows, in the slice of its first cut-off. Rows whose "
+            f"{s.horizon_days:g}-day label window reaches past the next slice's start are purged: "
+            f"{s.purged_train_rows:,} train rows and {s.purged_calibration_rows:,} calibration "
+            "rows.",
+            "",
+            "| slice | rows | leads | conversions | cut-offs |",
+            "| --- | ---: | ---: | ---: | --- |",
+            *[
+                f"| {name} | {part.rows:,} | {part.leads:,} | {part.positives:,} | "
+                f"{_window(part)} |"
+                for name, part in (
+                    ("train (fit)", s.train),
+                    ("train (early stopping)", s.valid),
+                    ("calibration", s.calibration),
+                    ("test", s.test),
+                )
+            ],
+            "",
+            "## Booster",
+            "",
+            f"- {self.fit.best_iteration} trees (early stopping on validation AUC "
+            f"{self.fit.valid_auc:.3f}); positives weighted ×{self.fit.scale_pos_weight:.1f}",
+            "- parameters: "
+            + ", ".join(
+                f"`{k}={v}`" for k, v in self.fit.params.items() if k != "monotone_constraints"
+            ),
+        ]
+        if self.tuning:
+            lines.append(
+                f"- tuned over {self.tuning.trials} trials: validation AUC "
+                f"{self.tuning.default_valid_auc:.4f} (defaults) -> "
+                f"{self.tuning.best_valid_auc:.4f}"
+            )
+        lines += [
+            "",
+            "## Feature importance (share of total split gain)",
+            "",
+            "| feature | share of gain |",
+            "| --- | ---: |",
+            *[f"| `{f.feature}` | {f.share:.1%} |" for f in self.feature_importance],
+        ]
+        if self.warnings:
+            lines += ["", "## Warnings", "", *[f"- {w}" for w in self.warnings]]
+        return "\n".join(lines) + "\n"
+
+
+def _window(part: SliceSummary) -> str:
+    if part.first_cutoff is None or part.last_cutoff is None:
+        return "–"
+    return f"{part.first_cutoff:%Y-%m-%d} to {part.last_cutoff:%Y-%m-%d}"
+
+
+def _tier_table(title: str, rows: list[TierRow]) -> str:
+    lines = [
+        f"{title}:",
+        "",
+        "| tier | probability above | share of leads | conversion rate | share of all deals |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        threshold = "–" if r.threshold is None else f"{r.threshold:.4f}"
+        rate = "–" if r.conversion_rate is None else f"{r.conversion_rate:.2%}"
+        lines.append(
+            f"| {r.tier} | {threshold} | {r.share_of_leads:.1%} | {rate} | {r.share_of_deals:.1%} |"
+        )
+    return "\n".join(lines)
