@@ -463,3 +463,9 @@ NURTURE_TRACKS = (
 CHANNELS = ("organic", "direct", "paid_search", "email", "social", "referral", "webinar", "web")
 # Where web sessions come from (CHANNELS order, first six).
 SESSION_CHANNEL_P = (0.36, 0.24, 0.12, 0.10, 0.08, 0.10)
+
+# Index maps for the vectorised generator.
+PROSPECT, JOB_SEEKER, STUDENT, COMPETITOR, CUSTOMER = range(len(PERSONAS))
+SOURCE_INDEX = {source[0]: k for k, source in enumerate(LEAD_SOURCES)}
+CHANNEL_INDEX = {name: k for k, name in enumerate(CHANNELS)}
+DEPARTMENT_INDEX = {name: k for k, name in enumerate(DEPARTMENTS)}
