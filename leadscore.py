@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from features.cli import data_app, features_app
+from training.models_cli import models_app
 
 app = typer.Typer(
     name="leadscore",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+app.add_typer(models_app, name="models")
 
 if __name__ == "__main__":
     app()

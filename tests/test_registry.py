@@ -1,0 +1,275 @@
+"""MLflow logging, the one model loader, the pyfunc wrapper, promotion and rollback.
+
+Models here are tiny (two attribute features, a few hundred trees' worth of nothing) so the
+tests measure the registry logic, not training; they share one SQLite store per module
+(creating one costs MLflow several seconds) and each test registers its own model name.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.attributes import AttributeSpec, AttributeTransform
+from features.pipeline import FeaturePipeline
+from leadscore import app
+from training.artifact import (
+    ArtifactSpec,
+    Calibrator,
+    FeatureEncoder,
+    ModelMetadata,
+    ScoringModel,
+    Tiers,
+)
+from training.evaluate import evaluate
+from training.promotion import PromotionError, promote, rollback
+from training.pyfunc import encoded_frame, predict_encoded
+from training.registry import (
+    PREVIOUS_CHAMPION_TAG,
+    RegistrySettings,
+    list_versions,
+    load_model,
+    log_model_run,
+    tracking,
+)
+
+INDUSTRIES = ("finance", "retail", "software")
+
+
+def _pipeline(industry_values: tuple[str, ...] | None = None) -> FeaturePipeline:
+    return FeaturePipeline(
+        use_behaviour=False,
+        attributes=AttributeTransform(
+            specs=(
+                AttributeSpec(name="employees", source="employees", kind="numeric"),
+                AttributeSpec(
+                    name="industry", source="industry", kind="categorical", values=industry_values
+                ),
+            )
+        ),
+    )
+
+
+def _rows(seed: int, n: int = 1500) -> pd.DataFrame:
+    """(lead_id, as_of, label, features) rows where size and industry drive conversion."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "lead_id": [f"L{seed}-{i}" for i in range(n)],
+            "as_of": pd.Timestamp("2024-06-01", tz="UTC") + pd.to_timedelta(np.arange(n), "h"),
+            "employees": rng.lognormal(4, 1, n),
+            "industry": pd.Categorical(rng.choice(INDUSTRIES, n)),
+        }
+    )
+    logit = np.log(frame["employees"]) - 5 + 2.0 * (frame["industry"] == "software")
+    frame["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return frame
+
+
+def _model(*, shuffle: bool = False, pipeline: FeaturePipeline | None = None) -> ScoringModel:
+    """A small booster on `_rows(0)`; `shuffle` trains it on permuted labels (no signal)."""
+    pipeline = pipeline or _pipeline()
+    train = _rows(0)
+    y = train["label"].to_numpy()
+    if shuffle:
+        y = np.random.default_rng(1).permutation(y)
+    categories = {"industry": INDUSTRIES}
+    matrix = FeatureEncoder(pipeline, categories).encode_frame(train)
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 7, "verbose": -1, "seed": 0, "num_threads": 1},
+        lgb.Dataset(matrix, y, categorical_feature=[1]),
+        num_boost_round=40,
+    )
+    spec = ArtifactSpec(
+        pipeline=pipeline,
+        categories=categories,
+        calibrator=Calibrator(kind="sigmoid"),
+        tiers=Tiers(thresholds=(0.5, 0.2)),
+        metadata=ModelMetadata(
+            target="closed_won",
+            horizon_days=90,
+            trained_at=datetime.now(UTC),
+            train_window=(datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC)),
+            score_percentiles=tuple(np.linspace(0, 1, 101)),
+        ),
+    )
+    return ScoringModel(spec, booster)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> RegistrySettings:
+    db = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    return RegistrySettings(tracking_uri=f"sqlite:///{db}")
+
+
+@pytest.fixture
+def settings(store: RegistrySettings, request: pytest.FixtureRequest) -> RegistrySettings:
+    """The shared store, with a registered model name of this test's own."""
+    return store.model_copy(update={"model_name": f"lc-{request.node.name}"[:60]})
+
+
+def _env(settings: RegistrySettings) -> dict[str, str]:
+    """Environment pointing the CLI at this test's store and model name."""
+    return {
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "LEADSCORE_MODEL_NAME": settings.model_name,
+    }
+
+
+def _log(model: ScoringModel, settings: RegistrySettings, seed: int = 7) -> int:
+    rows = _rows(seed)
+    measured = evaluate(model.probability(model.encode_frame(rows)), rows["label"].to_numpy())
+    headline = {"roc_auc": measured.roc_auc, "ece": 0.01, "log_loss": measured.log_loss}
+    logged = log_model_run(
+        model,
+        params={"booster.num_leaves": "7"},
+        metrics={f"test_{k}": v for k, v in headline.items()},
+        headline=headline,
+        texts={"report/report.md": "# report\n"},
+        figures={},
+        evaluation_rows=rows,
+        settings=settings,
+    )
+    return logged.version
+
+
+def test_pyfunc_load_model_predicts_what_the_scoring_model_predicts(settings):
+    model = _model()
+    version = _log(model, settings)
+    rows = _rows(3, n=200)
+    encoded = encoded_frame(model, rows)
+    with tracking(settings):
+        pyfunc = mlflow.pyfunc.load_model(settings.model_uri(version))
+    out = pyfunc.predict(encoded)
+    np.testing.assert_array_equal(
+        out["probability"].to_numpy(), model.probability(model.encode_frame(rows))
+    )
+    pd.testing.assert_frame_equal(out, predict_encoded(model, encoded))
+    assert set(out["tier"]) <= {"sql", "mql", "nurture"}
+    assert pyfunc.metadata.get_input_schema().input_names() == list(model.feature_names)
+    assert pyfunc.metadata.saved_input_example_info is not None
+
+
+def test_pyfunc_input_without_feature_columns_says_what_to_send():
+    model = _model()
+    with pytest.raises(ValueError, match=r"lacks 1 of the model's 2 feature columns.*industry"):
+        predict_encoded(model, pd.DataFrame({"employees": [10.0]}))
+
+
+def test_one_loader_resolves_alias_version_run_and_directories(settings, tmp_path):
+    model = _model()
+    version = _log(model, settings)
+    run_id = list_versions(settings)[0].run_id
+    export_dir = tmp_path / "models" / "lc"
+    result = CliRunner().invoke(
+        app,
+        ["models", "export", "--out", str(export_dir)],
+        env=_env(settings),
+    )
+    assert result.exit_code != 0  # no champion yet: nothing to export by default
+    with tracking(settings):
+        mlflow_dir = mlflow.artifacts.download_artifacts(
+            settings.model_uri(version), dst_path=str(tmp_path / "mlflow-model")
+        )
+    matrix = model.encode_frame(_rows(5, n=100))
+    expected = model.raw_score(matrix)
+    for source in (
+        settings.model_uri("challenger"),
+        settings.model_uri(version),
+        f"runs:/{run_id}/model",
+        mlflow_dir,
+        model.save(tmp_path / "plain"),
+    ):
+        loaded = load_model(source, settings)
+        np.testing.assert_array_equal(loaded.raw_score(matrix), expected, err_msg=str(source))
+
+
+def test_loader_errors_name_what_to_give(settings, tmp_path):
+    _log(_model(), settings)
+    with pytest.raises(FileNotFoundError, match="models:/NAME@ALIAS"):
+        load_model(tmp_path / "nowhere", settings)
+    with pytest.raises(LookupError, match="models list"):
+        load_model(settings.model_uri("champion"), settings)
+
+
+def test_promotion_refuses_a_worse_model_accepts_it_forced_and_rolls_back(settings):
+    good = _log(_model(), settings)
+    first = promote(settings)
+    assert first.promoted and first.champion_after == good
+
+    worse = _log(_model(shuffle=True), settings)
+    refused = promote(settings)
+    assert not refused.promoted
+    assert refused.champion_after == good
+    by_version = {s.version: s.metrics for s in refused.scores}
+    assert by_version[good].roc_auc > by_version[worse].roc_auc + 0.1
+    assert "REFUSED" in refused.summary() and f"{by_version[good].roc_auc:.4f}" in refused.summary()
+
+    forced = promote(settings, worse, force=True)
+    assert forced.promoted and forced.forced and forced.champion_after == worse
+    with tracking(settings) as client:
+        champion = client.get_model_version_by_alias(settings.model_name, "champion")
+        assert int(champion.version) == worse
+        assert champion.tags[PREVIOUS_CHAMPION_TAG] == str(good)
+
+    back = rollback(settings)
+    assert back.champion_after == good
+    with tracking(settings) as client:
+        champion = client.get_model_version_by_alias(settings.model_name, "champion")
+        assert int(champion.version) == good
+
+
+def test_a_better_challenger_is_promoted_and_loses_its_challenger_alias(settings):
+    worse = _log(_model(shuffle=True), settings)
+    promote(settings)
+    better = _log(_model(), settings)
+    result = promote(settings)
+    assert result.promoted and not result.forced
+    assert result.champion_before == worse and result.champion_after == better
+    aliases = {v.version: v.aliases for v in list_versions(settings)}
+    assert aliases == {better: ("champion",), worse: ()}
+
+
+def test_champion_with_other_features_needs_the_raw_data_or_force(settings):
+    _log(_model(pipeline=_pipeline(("software",))), settings)
+    promote(settings)
+    candidate = _log(_model(), settings)
+    with pytest.raises(PromotionError, match="--data DIR"):
+        promote(settings)
+    forced = promote(settings, force=True)
+    assert forced.promoted and forced.champion_after == candidate
+    assert "not compared" in forced.reason
+
+
+def test_models_cli_lists_versions_with_aliases_and_refuses_with_exit_code(settings):
+    _log(_model(), settings)
+    env = {
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "LEADSCORE_MODEL_NAME": settings.model_name,
+    }
+    runner = CliRunner()
+    assert runner.invoke(app, ["models", "promote"], env=env).exit_code == 0
+    _log(_model(shuffle=True), settings)
+
+    refused = runner.invoke(app, ["models", "promote"], env=env)
+    assert refused.exit_code == 1
+    assert "REFUSED" in refused.output and "--force" in refused.output
+
+    listing = runner.invoke(app, ["models", "list"], env=env)
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    v1 = next(line for line in lines if line.strip().startswith("1 "))
+    v2 = next(line for line in lines if line.strip().startswith("2 "))
+    assert "@champion" in v1 and "@challenger" in v2
+    assert "0.0100" in v1  # the ECE headline tag
+
+    forced = runner.invoke(app, ["models", "promote", "--version", "2", "--force"], env=env)
+    assert forced.exit_code == 0 and "PROMOTED (forced)" in forced.output
+    back = runner.invoke(app, ["models", "rollback"], env=env)
+    assert back.exit_code == 0 and "rolled back from version 2 to version 1" in back.output
