@@ -231,10 +231,15 @@ def score_points(
     )
     actions = np.sign(actions) * np.minimum(np.abs(actions), cap)
 
-    breakdown = {f"action:{e.value}": actions[:, k] for k, e in enumerate(events)}
-    breakdown.update(_fit_points(rules, attributes))
-    table = pd.DataFrame(breakdown, index=attributes.index).astype(np.float32)
-    total = table.to_numpy(dtype=np.float64).sum(axis=1)
+    fit = _fit_points(rules, attributes)
+    total = actions.sum(axis=1) + sum(fit.values(), np.zeros(lead.size))
+    # One float32 block: a million rows of breakdown stay small and cheap to build.
+    matrix = np.empty((lead.size, len(events) + len(fit)), dtype=np.float32)
+    matrix[:, : len(events)] = actions
+    for k, values in enumerate(fit.values(), start=len(events)):
+        matrix[:, k] = values
+    names = [f"action:{e.value}" for e in events] + list(fit)
+    table = pd.DataFrame(matrix, columns=names, index=attributes.index, copy=False)
     tier = np.where(
         total >= rules.thresholds.sql,
         "sql",
@@ -290,8 +295,10 @@ def _fit_points(rules: PointsRules, attributes: pd.DataFrame) -> dict[str, np.nd
         out["fit:company_size"] = size
     if fit.email_domain_kind:
         emails = _column(attributes, ("email", "email_domain"), "fit.email_domain_kind")
+        # Addresses are nearly all distinct, their domains are not: classify each domain once.
+        domains = emails.astype("str").str.replace(r"^.*@", "", regex=True)
         out["fit:email_domain_kind"] = _per_value(
-            emails,
+            domains,
             lambda e: fit.email_domain_kind.get(email_domain_kind(e, competitors), 0.0),
             missing=fit.email_domain_kind.get("unknown", 0.0),
         )
