@@ -104,8 +104,8 @@ def lgb_params(
 def fit_booster(
     train_X: np.ndarray,
     train_y: np.ndarray,
-    valid_X: np.ndarray,
-    valid_y: np.ndarray,
+    valid_X: np.ndarray | None,
+    valid_y: np.ndarray | None,
     *,
     feature_names: Sequence[str],
     categorical_features: Sequence[str] = (),
@@ -114,11 +114,18 @@ def fit_booster(
 ) -> tuple[lgb.Booster, FitResult]:
     """Train a binary booster on the encoded matrix, stopping early on the validation rows.
 
-    The returned booster holds exactly the best iteration's trees.
+    The returned booster holds exactly the best iteration's trees. Without validation rows
+    (`valid_X=None`: a final model on all rows, its number of trees chosen by cross-validation)
+    it trains exactly `params.num_boost_round` trees.
     """
     params = params or BoosterParams()
     n_pos = float(np.sum(train_y))
-    if n_pos == 0 or n_pos == len(train_y) or not 0 < np.sum(valid_y) < len(valid_y):
+    has_valid = valid_X is not None and valid_y is not None
+    if (
+        n_pos == 0
+        or n_pos == len(train_y)
+        or (has_valid and not 0 < np.sum(valid_y) < len(valid_y))
+    ):
         raise ValueError(
             "the training and validation rows must each hold both converted and "
             "non-converted leads; use more history (or `--force` only if you know why)."
@@ -134,6 +141,14 @@ def fit_booster(
         params=dataset_params,
         free_raw_data=True,
     )
+    if not has_valid:
+        booster = lgb.train(settings, train_set, num_boost_round=params.num_boost_round)
+        return booster, FitResult(
+            best_iteration=booster.current_iteration(),
+            valid_auc=float("nan"),
+            scale_pos_weight=pos_weight,
+            params=settings,
+        )
     valid_set = lgb.Dataset(valid_X, label=valid_y, reference=train_set, params=dataset_params)
     booster = lgb.train(
         settings,
