@@ -140,12 +140,8 @@ def generate(
             writers["leads"].write_table(_leads_table(rng, world, leads, ids))
             writers["outcomes"].write_table(_outcomes_table(rng, leads, outcomes, ids))
             writers["oracle"].write_table(_oracle_table(leads, ids))
-            # Dictionary columns go to Parquet straight from their indices; without the Arrow
-            # schema stored beside them, readers see the plain string columns of the contract.
             pq.write_table(
-                _events_table(rng, world, events, ids),
-                events_dir / f"part-{chunk_no:05d}.parquet",
-                store_schema=False,
+                _events_table(rng, world, events, ids), events_dir / f"part-{chunk_no:05d}.parquet"
             )
             tally.add(leads, events, outcomes)
     finally:
@@ -219,28 +215,26 @@ def _leads_table(rng: np.random.Generator, world: World, leads: Leads, ids: pa.A
     n = len(leads)
     org = leads.org
     # CRM fields are often empty: the truth (used for the ICP) is still there, unobserved.
-    industry = _lookup([i[0] for i in V.INDUSTRIES], world.org_industry[org], rng.random(n) < 0.04)
-    country = _lookup([c[0] for c in V.COUNTRIES], world.org_country[org], rng.random(n) < 0.02)
+    industry = np.where(rng.random(n) < 0.04, -1, world.org_industry[org])
+    country = np.where(rng.random(n) < 0.02, -1, world.org_country[org])
     revenue = world.org_revenue[org]
     revenue_missing = ~np.isfinite(revenue) | (rng.random(n) < 0.2)
     option = (rng.random(n) * world.source_campaign_count[leads.source]).astype(np.int64)
     template = world.source_campaigns[leads.source, option]
     quarter = world.month_quarter[world.month_of(leads.created)]
-    campaign = world.campaigns.take(
-        pa.array(template * world.n_quarters + quarter, mask=template < 0)
-    )
+    campaign = np.where(template < 0, -1, template * world.n_quarters + quarter)
     return pa.table(
         [
             ids,
             _timestamps(leads.created),
-            industry,
+            _strings(industry, pa.array([i[0] for i in V.INDUSTRIES])),
             pa.array(world.org_employees[org]),
             pa.array(np.round(revenue, -3), mask=revenue_missing),
-            country,
+            _strings(country, pa.array([c[0] for c in V.COUNTRIES])),
             _job_titles(rng, world, leads),
             _emails(rng, world, leads),
-            pa.array([s[0] for s in V.LEAD_SOURCES]).take(leads.source),
-            campaign,
+            _strings(leads.source, pa.array([s[0] for s in V.LEAD_SOURCES])),
+            _strings(campaign, world.campaigns),
         ],
         schema=_LEADS_SCHEMA,
     )
@@ -284,7 +278,7 @@ def _emails(rng: np.random.Generator, world: World, leads: Leads) -> pa.Array:
 def _events_table(
     rng: np.random.Generator, world: World, events: Events, ids: pa.Array
 ) -> pa.Table:
-    """Events with their defaults filled in; string columns stay dictionary-encoded."""
+    """Events with their defaults filled in."""
     code = events.code
     page = events.page.copy()
     todo = np.flatnonzero(page == UNSET)
@@ -308,12 +302,12 @@ def _events_table(
     campaign[campaign == UNSET] = -1
     return pa.table(
         {
-            LEAD_ID: _dictionary(events.lead, ids),
+            LEAD_ID: _strings(events.lead, ids),
             OCCURRED_AT: _timestamps(events.t),
-            EVENT_TYPE: _dictionary(code, pa.array(EVENT_TYPES)),
-            "page": _dictionary(page, world.pages),
-            "campaign": _dictionary(campaign, world.campaigns),
-            "channel": _dictionary(channel, pa.array(V.CHANNELS)),
+            EVENT_TYPE: _strings(code, pa.array(EVENT_TYPES)),
+            "page": _strings(page, world.pages),
+            "campaign": _strings(campaign, world.campaigns),
+            "channel": _strings(channel, pa.array(V.CHANNELS)),
         }
     )
 
@@ -379,14 +373,14 @@ class _Tally:
         self.personas += np.bincount(leads.persona, minlength=len(V.PERSONAS))
 
 
-def _lookup(names: list[str], index: np.ndarray, missing: np.ndarray) -> pa.Array:
-    return pa.array(names).take(pa.array(index, mask=missing))
+def _strings(index: np.ndarray, values: pa.Array) -> pa.Array:
+    """`values[index]` as a string column (-1: null).
 
-
-def _dictionary(index: np.ndarray, values: pa.Array) -> pa.Array:
-    """Strings as indices into `values` (-1: null), without materialising each string."""
+    Not a DictionaryArray: pyarrow 25 wrote those to Parquet with bytes that varied from
+    one write to the next, and the same seed must give byte-identical files.
+    """
     index = np.asarray(index, dtype=np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), values)
+    return values.take(pa.array(index, mask=index < 0))
 
 
 def _timestamps(seconds: np.ndarray) -> pa.Array:

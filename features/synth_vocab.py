@@ -297,20 +297,12 @@ def _titles_for(seniority: str, department: str) -> tuple[str, ...]:
         return _C_LEVEL_TITLES[department]
     if seniority == "individual_contributor":
         return _IC_TITLES[department]
-    areas = _AREA[department]
-    if seniority == "vp":
-        return tuple(
-            t for a in areas for t in (f"VP {a}", f"VP of {a}", f"Vice President, {a}", f"SVP {a}")
-        )
-    if seniority == "director":
-        return tuple(
-            t
-            for a in areas
-            for t in (f"Director of {a}", f"{a} Director", f"Head of {a}", f"Sr. Director, {a}")
-        )
-    return tuple(
-        t for a in areas for t in (f"{a} Manager", f"Sr. {a} Manager", f"Manager, {a}", f"{a} Lead")
-    )
+    patterns = {
+        "vp": ("VP {}", "VP of {}", "Vice President, {}", "SVP {}", "VP, {}"),
+        "director": ("Director of {}", "{} Director", "Head of {}", "Sr. Director, {}", "Dir. {}"),
+        "manager": ("{} Manager", "Sr. {} Manager", "Manager, {}", "{} Lead", "{} Mgr"),
+    }[seniority]
+    return tuple(p.format(area) for area in _AREA[department] for p in patterns)
 
 
 def title_table() -> tuple[tuple[str, ...], list[tuple[int, int]]]:
