@@ -1,21 +1,19 @@
-"""`leadscore models ...`: list registered versions, promote, roll back, export."""
+"""`leadscore models ...`: list registered versions, promote, roll back, export.
+
+MLflow is imported inside the commands: it costs seconds, and every other `leadscore`
+command would pay for it at start-up.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from training.promotion import PromotionError, PromotionResult, promote, rollback
-from training.registry import (
-    CHAMPION,
-    RegistrySettings,
-    VersionInfo,
-    export_model,
-    list_versions,
-    quiet_mlflow,
-)
+if TYPE_CHECKING:
+    from training.promotion import PromotionResult
+    from training.registry import VersionInfo
 
 models_app = typer.Typer(
     help="Registered models (MLflow registry aliases): list, promote, roll back, export. "
@@ -45,6 +43,8 @@ def format_versions(versions: list[VersionInfo]) -> str:
 @models_app.command("list")
 def list_command() -> None:
     """Show every version of the registered model with its aliases and test metrics."""
+    from training.registry import RegistrySettings, list_versions, quiet_mlflow
+
     settings = RegistrySettings()
     with quiet_mlflow():
         versions = list_versions(settings)
@@ -87,6 +87,9 @@ def promote_command(
     a tie). The first model becomes champion. Roll back with `leadscore models rollback`, or
     `leadscore models promote --version OLD --force`.
     """
+    from training.promotion import PromotionError, promote
+    from training.registry import RegistrySettings, quiet_mlflow
+
     contract = None
     if data is not None:
         from features.dataset import read_contract_dir
@@ -103,6 +106,9 @@ def promote_command(
 @models_app.command("rollback")
 def rollback_command() -> None:
     """Point @champion back at the version the current champion replaced."""
+    from training.promotion import PromotionError, rollback
+    from training.registry import RegistrySettings, quiet_mlflow
+
     try:
         with quiet_mlflow():
             result = rollback(RegistrySettings())
@@ -123,6 +129,8 @@ def export_command(
     ] = None,
 ) -> None:
     """Write a model as a plain directory, for deployments without MLflow."""
+    from training.registry import CHAMPION, RegistrySettings, export_model, quiet_mlflow
+
     settings = RegistrySettings()
     uri = uri or settings.model_uri(CHAMPION)
     with quiet_mlflow():
