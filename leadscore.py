@@ -6,6 +6,7 @@ import typer
 
 from features.cli import data_app, features_app
 from training.models_cli import models_app
+from training.quickstart import quickstart
 
 app = typer.Typer(
     name="leadscore",
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
+app.command("quickstart")(quickstart)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,137 @@
+"""Against a real `mlflow server` process on loopback: log a real training run, register,
+promote, refuse a worse model, and load the champion back through the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from features.dataset import read_contract_dir
+from features.synth import generate
+from features.trainingset import LABEL, TrainingSetConfig, build_training_set
+from training.promotion import promote
+from training.pyfunc import encoded_frame
+from training.registry import RegistrySettings, list_versions, load_model, log_training, tracking
+from training.train import TrainConfig, train_model
+
+pytestmark = pytest.mark.slow
+
+STARTUP_SECONDS = 180
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"mlflow server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    pytest.fail(f"mlflow server did not answer within {STARTUP_SECONDS}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """URL and directory of a tracking server with its SQLite store and proxied artifacts."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    log = root / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"),
+                *("--port", str(port), "--workers", "1"),
+                *("--backend-store-uri", f"sqlite:///{root / 'server.db'}"),
+                *("--artifacts-destination", str(root / "artifacts"), "--serve-artifacts"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            start_new_session=True,  # its own process group: stopping it stops its workers
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, process, log)
+        yield url, root
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    """A real (small) training set, and a model trained on it."""
+    data_dir = tmp_path_factory.mktemp("synth")
+    summary = generate(data_dir, 6000, seed=7, start=datetime(2024, 1, 1, tzinfo=UTC))
+    data = read_contract_dir(data_dir)
+    config = TrainConfig(
+        training_set=TrainingSetConfig(competitor_domains=tuple(summary.competitor_domains))
+    )
+    training_set = build_training_set(data.leads, data.journeys, data.outcomes, config.training_set)
+    result = train_model(training_set.frame, training_set.pipeline, config)
+    return training_set, config, result
+
+
+def test_log_register_promote_and_load_through_a_tracking_server(server, trained):
+    url, root = server
+    training_set, config, result = trained
+    settings = RegistrySettings(tracking_uri=url)
+    good = log_training(result, config, training_set.frame, training_set.report, settings)
+    assert promote(settings).champion_after == good.version
+
+    # The same rows with labels shuffled: a model that learned nothing. It is measured (and
+    # logged) with the real test-slice outcomes, on which it must lose.
+    shuffled = training_set.frame.copy()
+    shuffled[LABEL] = np.random.default_rng(0).permutation(shuffled[LABEL].to_numpy())
+    noise = train_model(shuffled, training_set.pipeline, config.model_copy(update={"force": True}))
+    worse = log_training(noise, config, training_set.frame, settings=settings)
+    refused = promote(settings)
+    assert not refused.promoted and refused.champion_after == good.version
+    by_version = {s.version: s.metrics.roc_auc for s in refused.scores}
+    assert by_version[good.version] > by_version[worse.version] + 0.1
+
+    versions = {v.version: v for v in list_versions(settings)}
+    assert versions[good.version].aliases == ("champion",)
+    assert versions[worse.version].aliases == ("challenger",)
+    assert versions[good.version].metrics["roc_auc"] == pytest.approx(result.report.test.roc_auc)
+
+    # Loaded through the server (artifacts proxied by it), the champion predicts what was trained.
+    champion = load_model(settings.model_uri("champion"), settings)
+    rows = training_set.frame.head(300)
+    matrix = result.model.encode_frame(rows)
+    np.testing.assert_array_equal(champion.probability(matrix), result.model.probability(matrix))
+    with tracking(settings):
+        pyfunc = mlflow.pyfunc.load_model(settings.model_uri("champion"))
+    np.testing.assert_array_equal(
+        pyfunc.predict(encoded_frame(result.model, rows))["probability"].to_numpy(),
+        result.model.probability(matrix),
+    )
+    # The server stored the artifacts (client-side there is no artifact location to use).
+    assert settings.default_artifact_location() is None
+    assert len(list((root / "artifacts").rglob("booster.txt"))) == 2
