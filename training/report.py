@@ -41,6 +41,7 @@ class TrainReport(BaseModel):
     tier_policy: dict[str, str]
     tiers_calibration: list[TierRow]
     tiers_test: list[TierRow]
+    points_tiers_test: list[TierRow] | None = None
     comparison: list[MethodRow]
     comparison_notes: list[str] = []
     feature_importance: list[FeatureImportance]
@@ -202,15 +203,17 @@ def _window(part: SliceSummary) -> str:
     return f"{part.first_cutoff:%Y-%m-%d} to {part.last_cutoff:%Y-%m-%d}"
 
 
-def _tier_table(title: str, rows: list[TierRow]) -> str:
+def _tier_table(
+    title: str, rows: list[TierRow], threshold_label: str = "probability above", digits: int = 4
+) -> str:
     lines = [
         f"{title}:",
         "",
-        "| tier | probability above | share of leads | conversion rate | share of all deals |",
+        f"| tier | {threshold_label} | share of leads | conversion rate | share of all deals |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        threshold = "–" if r.threshold is None else f"{r.threshold:.4f}"
+        threshold = "–" if r.threshold is None else f"{r.threshold:.{digits}f}"
         rate = "–" if r.conversion_rate is None else f"{r.conversion_rate:.2%}"
         lines.append(
             f"| {r.tier} | {threshold} | {r.share_of_leads:.1%} | {rate} | {r.share_of_deals:.1%} |"

@@ -9,6 +9,8 @@ allow; a recall floor alone sets it as high as it allows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
@@ -51,7 +53,7 @@ class TierRule(BaseModel):
             parts.append(f"at least {self.min_precision:.0%} of them convert")
         if self.min_recall is not None:
             parts.append(f"at least {self.min_recall:.0%} of all deals")
-        return f"{self.name} or better: " + ", ".join(parts)
+        return "this tier or better: " + ", ".join(parts)
 
 
 class TierPolicy(BaseModel):
@@ -163,18 +165,30 @@ def tier_table(
     tiers: Tiers, probability: np.ndarray, y: np.ndarray, weeks: np.ndarray | None = None
 ) -> list[TierRow]:
     """Share of leads, conversion rate and share of deals of each tier on these rows."""
+    return assigned_tier_table(
+        tiers.names, tiers.assign(probability), y, weeks, thresholds=tiers.thresholds
+    )
+
+
+def assigned_tier_table(
+    names: Sequence[str],
+    assigned: np.ndarray,
+    y: np.ndarray,
+    weeks: np.ndarray | None = None,
+    thresholds: Sequence[float] = (),
+) -> list[TierRow]:
+    """The same table for tiers assigned by any method (e.g. the points rules' own)."""
     y = np.asarray(y, dtype=np.float64)
-    assigned = tiers.assign(probability)
     weights = _week_weights(weeks, len(y)) if weeks is not None else None
     total_deals = y.sum()
     rows = []
-    for i, name in enumerate(tiers.names):
+    for i, name in enumerate(names):
         mask = assigned == name
         n = int(mask.sum())
         rows.append(
             TierRow(
                 tier=name,
-                threshold=tiers.thresholds[i] if i < len(tiers.thresholds) else None,
+                threshold=thresholds[i] if i < len(thresholds) else None,
                 rows=n,
                 share_of_leads=n / len(y),
                 mean_weekly_share=None if weights is None else float(weights[mask].sum()),

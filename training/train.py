@@ -12,7 +12,6 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,9 +20,12 @@ from pydantic import BaseModel, Field
 
 from features.journeys import Journeys
 from features.pipeline import AS_OF, FeaturePipeline
+from features.points import TIERS as POINTS_TIERS
+from features.points import PointsBreakdown, PointsRules
 from features.schema import LEAD_ID
 from features.trainingset import LABEL, TrainingSetConfig
 from training.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
+from training.baseline import points_on_rows
 from training.calibrate import fit_calibrator
 from training.categories import categorical_feature_names, learn_categories
 from training.checks import check_minimum_data
@@ -34,11 +36,14 @@ from training.plots import gain_figure, importance_figure, reliability_figure, r
 from training.provenance import code_version, frame_fingerprint
 from training.report import METHOD_KEYS, MODEL, ORACLE, POINTS, TrainReport
 from training.split import SliceSummary, SplitConfig, TimeSplit, time_split
-from training.tiers import TierPolicy, choose_thresholds, tier_table, week_of
+from training.tiers import (
+    TierPolicy,
+    assigned_tier_table,
+    choose_thresholds,
+    tier_table,
+    week_of,
+)
 from training.tune import TuneConfig, tune_params
-
-if TYPE_CHECKING:
-    from features.points import PointsRules
 
 
 class TrainConfig(BaseModel):
@@ -215,11 +220,21 @@ def train_model(
         raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
         bins=config.ece_bins,
     )
-    tiers_test = tier_table(tiers, test_probability, y_test, week_of(test_frame[AS_OF]))
-    scores, notes = _comparison_scores(
+    test_weeks = week_of(test_frame[AS_OF])
+    tiers_test = tier_table(tiers, test_probability, y_test, test_weeks)
+    scores, points, notes = _comparison_scores(
         test_probability, test_frame, rules=rules, journeys=journeys, leads=leads, oracle=oracle
     )
     comparison = compare_scores(y_test, scores, sql_share=tiers_test[0].share_of_leads)
+    points_tiers = None
+    if points is not None and rules is not None:
+        points_tiers = assigned_tier_table(
+            POINTS_TIERS,
+            points.tier,
+            y_test,
+            test_weeks,
+            thresholds=(rules.thresholds.sql, rules.thresholds.mql),
+        )
 
     metrics = {
         f"test_{k}": v
@@ -256,6 +271,7 @@ def train_model(
             tiers, calibration_probability, slices.y("calibration"), calibration_weeks
         ),
         tiers_test=tiers_test,
+        points_tiers_test=points_tiers,
         comparison=comparison,
         comparison_notes=notes,
         feature_importance=importance,
@@ -307,14 +323,13 @@ def _comparison_scores(
     journeys: Journeys | None,
     leads: pd.DataFrame | None,
     oracle: pd.DataFrame | None,
-) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Scores of each method on the test rows, and notes on methods left out."""
+) -> tuple[dict[str, np.ndarray], PointsBreakdown | None, list[str]]:
+    """Scores of each method on the test rows, the points breakdown, notes on what is missing."""
     scores = {MODEL: model_probability}
-    notes = []
-    if rules is not None and leads is not None:
-        from training.baseline import points_on_rows
-
-        scores[POINTS] = points_on_rows(rules, leads, journeys, test_frame[[LEAD_ID, AS_OF]])
+    points, notes = None, []
+    if rules is not None and leads is not None and journeys is not None:
+        points = points_on_rows(rules, leads, journeys, test_frame[[LEAD_ID, AS_OF]])
+        scores[POINTS] = points.total
     else:
         notes.append(
             "hand-weighted points not compared: they need the rules and the raw leads and "
@@ -329,4 +344,4 @@ def _comparison_scores(
             "oracle = the synthetic generator's true per-lead conversion probability from "
             "hidden factors: a reference for the best achievable ranking, never a feature."
         )
-    return scores, notes
+    return scores, points, notes
