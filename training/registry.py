@@ -245,6 +245,12 @@ def log_training(
     split = time_split(frame, config.split, config.training_set.horizon_days)
     columns = [LEAD_ID, AS_OF, LABEL, *model.feature_names]
     evaluation_rows = frame.iloc[split.test][columns].reset_index(drop=True)
+    if split.summary.test != report.split.test:
+        raise ValueError(
+            f"the frame splits into a test slice of {split.summary.test.rows:,} rows, not the "
+            f"{report.split.test.rows:,} the model was measured on: pass the training set frame "
+            "and config that were given to `train_model`."
+        )
     params = flatten_params(config.model_dump(mode="json"))
     params |= {
         "best_iteration": str(report.fit.best_iteration),
