@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -14,6 +15,14 @@ from features.schema import INTENT_EVENTS
 
 # Below this many training rows one thread trains faster than two (see `num_threads`).
 _MULTITHREAD_MIN_ROWS = 50_000
+# LightGBM refuses these in feature names (its model dump is JSON); a CRM export's column
+# names may hold any of them ("Revenue, USD").
+_JSON_SPECIAL = re.compile(r'[",:\[\]{}]')
+
+
+def booster_feature_name(name: str) -> str:
+    """The spelling of a feature name the booster accepts; consumers use names by position."""
+    return _JSON_SPECIAL.sub("_", name)
 
 
 class BoosterParams(BaseModel):
@@ -136,8 +145,8 @@ def fit_booster(
     train_set = lgb.Dataset(
         train_X,
         label=train_y,
-        feature_name=list(feature_names),
-        categorical_feature=list(categorical_features),
+        feature_name=[booster_feature_name(n) for n in feature_names],
+        categorical_feature=[booster_feature_name(n) for n in categorical_features],
         params=dataset_params,
         free_raw_data=True,
     )
@@ -175,12 +184,18 @@ class FeatureImportance(BaseModel):
     share: float
 
 
-def gain_importance(booster: lgb.Booster, top: int = 20) -> list[FeatureImportance]:
-    """The `top` features by total split gain, largest first."""
+def gain_importance(
+    booster: lgb.Booster, top: int = 20, feature_names: Sequence[str] | None = None
+) -> list[FeatureImportance]:
+    """The `top` features by total split gain, largest first.
+
+    `feature_names` (the model's, in booster order) reports them as the user wrote them:
+    the booster's own spelling has underscores for spaces.
+    """
     gain = booster.feature_importance(importance_type="gain")
     total = float(gain.sum()) or 1.0
     order = np.argsort(-gain, kind="stable")[:top]
-    names = booster.feature_name()
+    names = list(feature_names) if feature_names is not None else booster.feature_name()
     return [
         FeatureImportance(feature=names[i], gain=float(gain[i]), share=float(gain[i]) / total)
         for i in order
