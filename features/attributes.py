@@ -22,8 +22,8 @@ _SENIORITY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("individual_contributor", r"\b(assistant|coordinator|associate)\b"),
     (
         "c_level",
-        r"\b(ceo|cto|cfo|coo|cmo|cio|ciso|cro|cpo|chief|founder|co-founder|cofounder|owner|"
-        r"president|managing director|partner)\b",
+        r"\b(ceo|cto|cfo|coo|cmo|cio|ciso|cro|cpo|cdo|chro|chief|founder|co-founder|cofounder|"
+        r"owner|(?<!vice )president|managing director|partner)\b",
     ),
     ("vp", r"\b(vp|svp|evp|avp|vice president|v\.p\.)\b"),
     ("director", r"\b(director|head of|head|dir\.?)\b"),
@@ -44,11 +44,11 @@ _DEPARTMENT_PATTERNS: tuple[tuple[str, str], ...] = (
         r"\b(engineer\w*|developer|cto|software|devops|architect|programmer|technical|r&d)\b",
     ),
     ("it", r"\b(it|cio|ciso|information technology|systems|security|infrastructure|network)\b"),
-    ("data", r"\b(data|analytics|analyst|scientist|bi)\b"),
+    ("data", r"\b(data|cdo|analytics|analyst|scientist|bi)\b"),
     ("product", r"\b(product|cpo|ux|design\w*)\b"),
     ("finance", r"\b(finance|cfo|accounting|accountant|controller|procurement)\b"),
     ("operations", r"\b(operations|coo|ops|supply chain|logistics)\b"),
-    ("hr", r"\b(hr|human resources|people|talent|recruit\w*)\b"),
+    ("hr", r"\b(hr|chro|human resources|people|talent|recruit\w*)\b"),
     ("executive", r"\b(ceo|founder|co-founder|cofounder|owner|president|managing director)\b"),
 )
 _SENIORITY_RE = tuple((label, re.compile(p)) for label, p in _SENIORITY_PATTERNS)

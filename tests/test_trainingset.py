@@ -120,6 +120,8 @@ def test_attribute_inference_and_normalisation():
     _, skipped = infer_attributes(wide)
     assert "free text" in skipped["comment"]
     assert normalize_title("Sr. VP, Marketing") == ("vp", "marketing")
+    assert normalize_title("Vice President, Marketing") == ("vp", "marketing")
+    assert normalize_title("CHRO") == ("c_level", "hr")
     assert normalize_title("Marketing Intern")[0] == "student"
     assert email_domain_kind("x@gmail.com") == "free"
 
