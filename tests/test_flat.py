@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
+import pytest
 
 from features.attributes import OTHER_CATEGORY, infer_attributes
+from features.pipeline import AS_OF
+from features.schema import LEAD_ID
+from training.flat import FlatConfig, train_flat
+from training.flat_table import FlatTableConfig, FlatTableError, read_flat_table
 
 
 def test_export_columns_are_typed_placeholders_missing_rare_grouped() -> None:
@@ -35,3 +44,99 @@ def test_export_columns_are_typed_placeholders_missing_rare_grouped() -> None:
     # The service's one-lead path groups a value never seen in training the same way.
     assert transform.one({"Source": "Yahoo"})["Source"] == OTHER_CATEGORY
     assert transform.one({"Source": "Direct"})["Source"] == "Direct"
+
+
+def _export(tmp_path: Path, n: int = 1_500, seed: int = 3) -> Path:
+    """A CRM export: an honest strong column, a leaky status, placeholders, free text, dates."""
+    rng = np.random.default_rng(seed)
+    minutes = rng.gamma(2.0, 4.0, n)
+    source = rng.choice(["Google", "Direct", "Referral", "Select"], n, p=[0.4, 0.3, 0.28, 0.02])
+    logit = -2.5 + 0.3 * minutes + np.where(source == "Referral", 1.0, 0.0)
+    converted = rng.random(n) < 1 / (1 + np.exp(-logit))
+    status = np.where(converted, "Closed - Won", rng.choice(["Open", "Closed - Lost"], n))
+    created = pd.Timestamp("2023-01-01", tz="UTC") + pd.to_timedelta(
+        np.sort(rng.uniform(0, 720, n)), unit="D"
+    )
+    table = pd.DataFrame(
+        {
+            "Lead ID": [f"L{i:05d}" for i in range(n)],
+            "Converted": np.where(converted, "Yes", "No"),
+            "Minutes on Site": minutes.round(1),
+            "Lead Source": source,
+            "Do Not Email": rng.choice(["Yes", "No"], n),
+            "Lead Status": status,
+            "Notes": [f"called on day {i}" for i in range(n)],
+            "Created": created.strftime("%Y-%m-%d %H:%M"),
+        }
+    )
+    path = tmp_path / "export.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _config(**overrides) -> FlatConfig:
+    return FlatConfig(
+        id_column="Lead ID", target_column="Converted", positive_value="yes", folds=3, **overrides
+    )
+
+
+def test_flat_export_trains_by_folds_without_the_leaky_status(tmp_path: Path) -> None:
+    path = _export(tmp_path)
+    result = train_flat(path, _config(exclude=("Created",)))
+    report, model = result.report, result.model
+    assert "Lead Status" in report.audit.left_out
+    assert "Lead Status" not in model.feature_names
+    assert set(model.feature_names) == {"Minutes on Site", "Lead Source", "Do Not Email"}
+    used_as = {c.column: c.used_as for c in report.columns}
+    assert used_as["Notes"] == "left out" and used_as["Do Not Email"] == "boolean"
+    assert used_as["Converted"] == "target"
+    metrics = report.cross_validation.metrics
+    assert 0.75 < metrics.roc_auc < 0.97
+    # The leaky model looks better: the trade-off the report must show.
+    assert report.audit.metrics_all_columns["roc_auc"] > metrics.roc_auc + 0.03
+    assert report.audit.metrics_as_trained["roc_auc"] == pytest.approx(metrics.roc_auc)
+    text = report.markdown()
+    assert '--keep-column "Lead Status"' in text
+    assert "## Trade-off" in text and "| `Notes` | left out |" in text
+
+    # The service's one-lead path answers as batch scoring does, from the raw export row.
+    leads = read_flat_table(path, _config(exclude=("Created",))).leads
+    batch = model.score_frame(leads, None, result.frame[[LEAD_ID, AS_OF]])
+    row = leads.iloc[7].to_dict()
+    one = model.probability(model.features_one(row, [], datetime.now(UTC)))[0]
+    assert one == pytest.approx(batch["probability"].iloc[7], abs=1e-12)
+
+
+def test_keep_column_puts_a_flagged_column_back(tmp_path: Path) -> None:
+    result = train_flat(
+        _export(tmp_path), _config(exclude=("Created",), keep_columns=("Lead Status",))
+    )
+    assert "Lead Status" in result.model.feature_names
+    assert result.report.audit.metrics_all_columns is None  # nothing left out, nothing to compare
+    assert "kept by `--keep-column`" in result.report.markdown()
+
+
+def test_flat_export_with_dates_uses_the_time_split(tmp_path: Path) -> None:
+    result = train_flat(_export(tmp_path, n=2_500), _config(date_column="Created"))
+    report = result.report
+    assert report.evaluation == "time split" and report.cross_validation is None
+    split = report.time_split.split
+    assert split.train.last_cutoff < split.calibration.first_cutoff
+    assert result.model.spec.metadata.target == "Converted = yes"
+    assert report.audit.metrics_as_trained["roc_auc"] == report.time_split.test.roc_auc
+    assert "Created" not in result.model.feature_names
+
+
+def test_export_errors_name_the_fix(tmp_path: Path) -> None:
+    path = _export(tmp_path, n=200)
+    with pytest.raises(FlatTableError, match="no column"):
+        read_flat_table(path, FlatTableConfig(id_column="Id", target_column="Converted"))
+    with pytest.raises(FlatTableError, match="--positive-value"):
+        read_flat_table(path, FlatTableConfig(id_column="Lead ID", target_column="Converted"))
+    with pytest.raises(FlatTableError, match="repeated"):
+        read_flat_table(
+            path,
+            FlatTableConfig(
+                id_column="Do Not Email", target_column="Converted", positive_value="Yes"
+            ),
+        )

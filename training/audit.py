@@ -144,9 +144,11 @@ class LeakageAudit(BaseModel):
     def left_out(self) -> tuple[str, ...]:
         return tuple(c.column for c in self.columns if not c.used)
 
-    def markdown(self) -> str:
+    def markdown(self, level: int = 1) -> str:
+        """The audit as Markdown; `level` is the depth of its title (2 inside a report)."""
+        h1, h2 = "#" * level, "#" * (level + 1)
         lines = [
-            "# Leakage audit",
+            f"{h1} Leakage audit",
             "",
             f"{len(self.columns)} candidate columns audited on {self.rows:,} rows "
             f"({self.positives:,} positives). Rule: {self.rule}",
@@ -155,7 +157,7 @@ class LeakageAudit(BaseModel):
         flagged = self.flagged
         if flagged:
             lines += [
-                f"## Flagged ({len(flagged)})",
+                f"{h2} Flagged ({len(flagged)})",
                 "",
                 "| column | evidence | AUC alone | missing (pos / neg) | used |",
                 "| --- | --- | --- | --- | --- |",
@@ -173,7 +175,7 @@ class LeakageAudit(BaseModel):
         watch = [c for c in self.columns if c.verdict == "watch"]
         if watch:
             lines += [
-                f"## Watched, used ({len(watch)})",
+                f"{h2} Watched, used ({len(watch)})",
                 "",
                 "One piece of evidence only: used, but worth a look.",
                 "",
@@ -183,7 +185,7 @@ class LeakageAudit(BaseModel):
             lines += [_row(c) for c in watch]
             lines.append("")
         if self.metrics_all_columns is not None and self.metrics_as_trained is not None:
-            lines += ["## Trade-off", "", self.evaluation, ""]
+            lines += [f"{h2} Trade-off", "", self.evaluation, ""]
             names = list(self.metrics_as_trained)
             lines += [
                 "| model | " + " | ".join(names) + " |",
@@ -199,7 +201,7 @@ class LeakageAudit(BaseModel):
                 "leads, whose sales-filled fields are still empty when they must be scored.",
                 "",
             ]
-        lines += ["## Every column", "", "| column | kind | AUC alone | verdict |"]
+        lines += [f"{h2} Every column", "", "| column | kind | AUC alone | verdict |"]
         lines += ["| --- | --- | --- | --- |"]
         lines += [
             f"| `{c.column}` | {c.kind} | {c.auc:.3f} | {c.verdict} |"

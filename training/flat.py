@@ -1,0 +1,443 @@
+"""Train from a flat CRM export: type the columns, audit them for leakage, train, package.
+
+Without a date column the model is measured by stratified cross-validation and trained
+once more on all rows (`training.crossval`); with one, the export goes through the same
+time split and trainer as journey data (`training.train.train_model`). Either way the
+result is the usual `ScoringModel` with an attribute-only pipeline, so the registry, the
+service and batch scoring take it as they take any model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from pydantic import BaseModel, Field
+
+from features.attributes import infer_attributes
+from features.pipeline import FeaturePipeline
+from features.trainingset import LABEL
+from training.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
+from training.audit import AuditConfig, LeakageAudit, audit_columns
+from training.calibrate import CalibrationFit
+from training.checks import InsufficientDataError
+from training.crossval import CrossValidated, CrossValidation, cross_validate
+from training.evaluate import DecileRow, Metrics, ReliabilityBin, decile_table, reliability_table
+from training.fit import FeatureImportance, FitResult, gain_importance
+from training.flat_table import ColumnType, FlatTableConfig, column_types, read_flat_table
+from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
+from training.provenance import code_version, frame_fingerprint
+from training.report import MODEL, TrainReport
+from training.tiers import TierRow, choose_thresholds, tier_table
+from training.train import TrainConfig, TrainResult, _round_trip, train_model
+
+# Metrics shown side by side with and without the flagged columns.
+TRADEOFF_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
+
+
+class FlatConfig(FlatTableConfig):
+    """A flat-export training run: the table's columns, the audit, and the trainer's settings."""
+
+    keep_columns: tuple[str, ...] = Field(
+        (), description="Columns the leakage audit flagged that you want used anyway."
+    )
+    folds: int = Field(5, ge=2, description="Cross-validation folds (without a date column).")
+    horizon_days: float = Field(
+        30.0,
+        gt=0,
+        description="With a date column: how long a lead usually takes to convert. Leads "
+        "created that close before the next slice of the time split are purged from the earlier "
+        "one, since their outcome became known during it.",
+    )
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @property
+    def target_text(self) -> str:
+        return f"{self.target_column} = {self.positive_value}"
+
+
+class FlatReport(BaseModel):
+    """What was read, how each column is used, what the audit found, and how the model measured."""
+
+    name: str
+    source: str
+    target: str
+    trained_at: datetime
+    code_version: str
+    data_fingerprint: str
+    rows: int
+    positives: int
+    dropped_without_target: int
+    evaluation: Literal["cross-validation", "time split"]
+    columns: list[ColumnType]
+    audit: LeakageAudit
+    cross_validation: CrossValidation | None = None
+    calibration: CalibrationFit | None = None
+    reliability: list[ReliabilityBin] = []
+    deciles: list[DecileRow] = []
+    tier_policy: dict[str, str] = {}
+    tiers: list[TierRow] = []
+    fit: FitResult | None = None
+    feature_importance: list[FeatureImportance] = []
+    time_split: TrainReport | None = Field(
+        None, description="The trainer's own report, when a date column allowed a time split."
+    )
+    warnings: list[str] = []
+
+    def markdown(self) -> str:
+        lines = [
+            f"# Model `{self.name}` from a flat export",
+            "",
+            f"- source: `{self.source}`: {self.rows:,} leads, {self.positives:,} converted "
+            f"(base rate {self.positives / self.rows:.2%})"
+            + (
+                f"; {self.dropped_without_target:,} rows without a target value left out"
+                if self.dropped_without_target
+                else ""
+            ),
+            f"- target: `{self.target}`",
+            f"- trained {self.trained_at:%Y-%m-%d %H:%M} UTC with code `{self.code_version}` on "
+            f"rows `{self.data_fingerprint}`",
+            f"- features used: {len(self.audit.used_columns)} of {len(self.audit.columns)} "
+            f"candidates; left out by the leakage audit: {len(self.audit.left_out)}",
+            "",
+        ]
+        if self.cross_validation is not None:
+            lines += self._cross_validation_lines()
+        lines += [self.audit.markdown(level=2), *self._column_lines()]
+        if self.time_split is not None:
+            lines += ["", self.time_split.markdown().replace("\n#", "\n##")]
+        if self.warnings:
+            lines += ["", "## Warnings", "", *[f"- {w}" for w in self.warnings]]
+        return "\n".join(lines) + "\n"
+
+    def _cross_validation_lines(self) -> list[str]:
+        cv, m = self.cross_validation, self.cross_validation.metrics
+        k = len(cv.folds)
+        return [
+            f"## Headline: {k}-fold stratified cross-validation",
+            "",
+            "The export has no dates, so there is no later slice to test on: every lead is "
+            f"scored by a model trained on the other {k - 1} folds, and calibrated by a "
+            "calibrator fitted on the other folds' scores. The served model is trained on all "
+            "rows with the fold models' number of trees; its calibrator and tier thresholds "
+            "are fitted on all out-of-fold scores.",
+            "",
+            "| out of fold | value |",
+            "| --- | ---: |",
+            f"| ROC AUC | {m.roc_auc:.4f} |",
+            f"| PR AUC | {m.pr_auc:.4f} |",
+            f"| log loss (raw booster, class-weighted) | {m.raw_log_loss:.4f} |",
+            f"| log loss (calibrated) | {m.log_loss:.4f} |",
+            f"| Brier score | {m.brier:.4f} |",
+            f"| expected calibration error (10 equal-count bins) | {m.ece:.4f} |",
+            f"| lift, top 5% / top 10% | {m.lift_top_5pct:.2f} / {m.lift_top_10pct:.2f} |",
+            "",
+            "ROC AUC per fold: " + ", ".join(f"{f.roc_auc:.4f}" for f in cv.folds),
+            "",
+            "## Calibration",
+            "",
+            f"Served calibrator: **{self.calibration.calibrator.kind}**, chosen by cross-fitted "
+            "log loss on all out-of-fold scores: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in self.calibration.cv_log_loss.items())
+            + ".",
+            "",
+            "| bin | rows | probability range | mean predicted | observed |",
+            "| ---: | ---: | --- | ---: | ---: |",
+            *[
+                f"| {i} | {b.rows:,} | {b.min_probability:.3f}–{b.max_probability:.3f} | "
+                f"{b.mean_probability:.3f} | {b.observed_rate:.3f} |"
+                for i, b in enumerate(self.reliability, start=1)
+            ],
+            "",
+            "## Tiers",
+            "",
+            "Thresholds chosen on the out-of-fold probabilities from these rules:",
+            "",
+            *[f"- `{name}`: {text}" for name, text in self.tier_policy.items()],
+            "",
+            "| tier | probability above | share of leads | conversion rate | share of all deals |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            *[
+                f"| {r.tier} | {'–' if r.threshold is None else f'{r.threshold:.4f}'} | "
+                f"{r.share_of_leads:.1%} | "
+                f"{'–' if r.conversion_rate is None else f'{r.conversion_rate:.2%}'} | "
+                f"{r.share_of_deals:.1%} |"
+                for r in self.tiers
+            ],
+            "",
+            "## Lift by score decile (out of fold)",
+            "",
+            "| decile | rows | lowest probability | conversion rate | lift | deals so far |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: |",
+            *[
+                f"| {d.decile} | {d.rows:,} | {d.min_probability:.3f} | {d.conversion_rate:.2%} | "
+                f"{d.lift:.2f} | {d.cumulative_share_of_deals:.1%} |"
+                for d in self.deciles
+            ],
+            "",
+            "## Booster",
+            "",
+            "- early stopping per fold (on a stratified 15% of the fold's training rows): "
+            + ", ".join(str(f.early_stop) for f in cv.folds),
+            f"- every fold model and the served model: {cv.trees} trees (the median); the "
+            f"served one on all rows; positives weighted ×{self.fit.scale_pos_weight:.2f}",
+            "- parameters: "
+            + ", ".join(
+                f"`{k}={v}`" for k, v in self.fit.params.items() if k != "monotone_constraints"
+            ),
+            "",
+            "## Feature importance (share of total split gain)",
+            "",
+            "| feature | share of gain |",
+            "| --- | ---: |",
+            *[f"| `{f.feature}` | {f.share:.1%} |" for f in self.feature_importance],
+            "",
+        ]
+
+    def _column_lines(self) -> list[str]:
+        return [
+            "## Columns of the export",
+            "",
+            "Values meaning 'not filled' are missing, not a category; rare values are grouped.",
+            "",
+            "| column | used as | missing | distinct | rare values grouped | note |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
+            *[
+                f"| `{c.column}` | {c.used_as} | "
+                f"{'' if c.missing_share is None else f'{c.missing_share:.1%}'} | "
+                f"{'' if c.distinct is None else c.distinct} | {c.grouped_values or ''} | "
+                f"{c.note} |"
+                for c in self.columns
+            ],
+        ]
+
+
+@dataclass
+class FlatResult:
+    """The packaged model, its report, its figures and the rows it was trained on."""
+
+    model: ScoringModel
+    report: FlatReport
+    frame: pd.DataFrame
+    figures: dict[str, Figure] = field(default_factory=dict)
+    time_result: TrainResult | None = None
+
+    def write(self, out_dir: Path) -> Path:
+        """report.json, report.md and one PNG per figure into `out_dir`."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "report.json").write_text(self.report.model_dump_json(indent=2))
+        (out_dir / "report.md").write_text(self.report.markdown())
+        for name, figure in self.figures.items():
+            figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
+        return out_dir
+
+
+def train_flat(path: Path, config: FlatConfig) -> FlatResult:
+    """Read, type, audit and train on the export at `path`; package the model."""
+    table = read_flat_table(path, config)
+    transform, skipped = infer_attributes(
+        table.leads,
+        exclude=config.exclude,
+        missing_values=config.missing_values,
+        kinds=config.kinds,
+        min_category_rows=config.min_category_rows,
+    )
+    if not transform.specs:
+        raise ValueError(f"no column of {path} can be a feature: {skipped}")
+    candidates = FeaturePipeline(attributes=transform, use_behaviour=False)
+    features = candidates.frame(table.leads, None, table.rows)
+    frame_all = pd.concat([table.rows, features], axis=1)
+    y = frame_all[LABEL].to_numpy(dtype=np.int8)
+    audit = audit_columns(
+        features, y, config=config.audit.model_copy(update={"keep": config.keep_columns})
+    )
+    used = set(audit.used_columns)
+    pipeline = candidates.model_copy(
+        update={
+            "attributes": transform.model_copy(
+                update={"specs": tuple(s for s in transform.specs if s.name in used)}
+            )
+        }
+    )
+    frame = frame_all.drop(columns=list(audit.left_out))
+    report = FlatReport(
+        name=config.train.name,
+        source=str(path),
+        target=config.target_text,
+        trained_at=datetime.now(UTC),
+        code_version=code_version(),
+        data_fingerprint=frame_fingerprint(frame),
+        rows=len(frame),
+        positives=int(y.sum()),
+        dropped_without_target=table.dropped_without_target,
+        evaluation="time split" if config.date_column else "cross-validation",
+        columns=column_types(table.leads, transform, skipped, config),
+        audit=audit,
+    )
+    if config.date_column:
+        return _by_time(frame, pipeline, frame_all, candidates, config, report)
+    return _by_folds(frame, pipeline, frame_all, candidates, config, report)
+
+
+def _tradeoff(metrics: Metrics) -> dict[str, float]:
+    return {k: float(getattr(metrics, k)) for k in TRADEOFF_METRICS}
+
+
+def _by_folds(
+    frame: pd.DataFrame,
+    pipeline: FeaturePipeline,
+    frame_all: pd.DataFrame,
+    candidates: FeaturePipeline,
+    config: FlatConfig,
+    report: FlatReport,
+) -> FlatResult:
+    y = frame[LABEL].to_numpy(dtype=np.int8)
+    warnings = _check_size(y, config)
+    cv = cross_validate(frame, pipeline, config.train, config.folds)
+    audit = report.audit
+    if audit.left_out:
+        leaky = cross_validate(frame_all, candidates, config.train, config.folds, final_model=False)
+        audit = audit.model_copy(
+            update={
+                "metrics_all_columns": _tradeoff(leaky.summary.metrics),
+                "metrics_as_trained": _tradeoff(cv.summary.metrics),
+                "evaluation": f"Both rows: {config.folds}-fold stratified cross-validation, "
+                "out-of-fold probabilities calibrated by cross-fitting, the same folds.",
+            }
+        )
+    model, probability = _package(cv, frame, pipeline, config, report)
+    bins = config.train.ece_bins
+    reliability = reliability_table(cv.probability, y, bins)
+    importance = gain_importance(model.booster, feature_names=model.feature_names)
+    report = report.model_copy(
+        update={
+            "audit": audit,
+            "cross_validation": cv.summary,
+            "calibration": cv.calibration,
+            "reliability": reliability,
+            "deciles": decile_table(cv.probability, y),
+            "tier_policy": model.spec.tiers.policy,
+            "tiers": tier_table(model.spec.tiers, probability, y),
+            "fit": cv.fit,
+            "feature_importance": importance,
+            "warnings": warnings,
+        }
+    )
+    figures = {
+        "roc": roc_figure(y, {MODEL: cv.probability}),
+        "reliability": reliability_figure(reliability, cv.summary.metrics.ece),
+        "gain": gain_figure(y, {MODEL: cv.probability}),
+        "feature_importance": importance_figure(importance),
+    }
+    return FlatResult(model=model, report=report, frame=frame, figures=figures)
+
+
+def _check_size(y: np.ndarray, config: FlatConfig) -> list[str]:
+    """The minimum-data check of the trainer, for rows that are all train, calibrate and test."""
+    need = config.train.min_train_positives
+    have = int(y.sum())
+    if have >= need:
+        return []
+    problem = f"the export has {have} conversions; at least {need} are needed to learn from"
+    if not config.train.force:
+        raise InsufficientDataError(
+            f"Not enough data to train and measure a model honestly: {problem}. Add leads "
+            "(a longer export) or pass --force to train anyway: the report will say so."
+        )
+    return [f"forced despite too little data: {problem}"]
+
+
+def _package(
+    cv: CrossValidated,
+    frame: pd.DataFrame,
+    pipeline: FeaturePipeline,
+    config: FlatConfig,
+    report: FlatReport,
+) -> tuple[ScoringModel, np.ndarray]:
+    """The served artifact (final booster, calibrator and tiers from out-of-fold scores),
+    and the served calibrator's probabilities of the out-of-fold scores."""
+    y = frame[LABEL].to_numpy(dtype=np.int8)
+    probability = cv.calibration.calibrator.apply(cv.raw)
+    tiers = choose_thresholds(probability, y, None, config.train.tiers)
+    metrics = {
+        f"cv_{k}": v
+        for k, v in cv.summary.metrics.model_dump().items()
+        if isinstance(v, float) and k != "base_rate"
+    }
+    metadata = ModelMetadata(
+        name=config.train.name,
+        target=config.target_text,
+        # No horizon: the label is the export's own conversion flag.
+        horizon_days=0.0,
+        trained_at=report.trained_at,
+        data_fingerprint=report.data_fingerprint,
+        code_version=report.code_version,
+        metrics=metrics,
+        params={
+            "lightgbm": cv.fit.params,
+            "best_iteration": cv.fit.best_iteration,
+            "calibrator": cv.calibration.calibrator.kind,
+            "config": config.model_dump(mode="json"),
+        },
+        score_percentiles=tuple(float(q) for q in np.quantile(probability, np.linspace(0, 1, 101))),
+    )
+    spec = ArtifactSpec(
+        pipeline=pipeline,
+        categories=cv.categories,
+        calibrator=cv.calibration.calibrator,
+        tiers=tiers,
+        metadata=metadata,
+    )
+    matrix = FeatureEncoder(pipeline, cv.categories).encode_frame(frame)
+    return _round_trip(ScoringModel(spec, cv.booster), matrix), probability
+
+
+def _by_time(
+    frame: pd.DataFrame,
+    pipeline: FeaturePipeline,
+    frame_all: pd.DataFrame,
+    candidates: FeaturePipeline,
+    config: FlatConfig,
+    report: FlatReport,
+) -> FlatResult:
+    train_config = config.train.model_copy(
+        update={
+            "training_set": config.train.training_set.model_copy(
+                update={"horizon_days": config.horizon_days}
+            )
+        }
+    )
+    result = train_model(frame, pipeline, train_config)
+    # The trainer names a funnel milestone; this label is the export's own flag.
+    metadata = result.model.spec.metadata.model_copy(update={"target": config.target_text})
+    model = ScoringModel(
+        result.model.spec.model_copy(update={"metadata": metadata}), result.model.booster
+    )
+    audit = report.audit
+    if audit.left_out:
+        leaky = train_model(frame_all, candidates, train_config)
+        audit = audit.model_copy(
+            update={
+                "metrics_all_columns": _tradeoff(leaky.report.test),
+                "metrics_as_trained": _tradeoff(result.report.test),
+                "evaluation": "Both rows: the same time split, measured on its untouched "
+                "latest slice.",
+            }
+        )
+    time_report = result.report.model_copy(update={"target": config.target_text})
+    report = report.model_copy(update={"audit": audit, "time_split": time_report})
+    return FlatResult(
+        model=model,
+        report=report,
+        frame=frame,
+        figures=result.figures,
+        time_result=TrainResult(model=model, report=time_report, figures=result.figures),
+    )
