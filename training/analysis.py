@@ -25,7 +25,6 @@ from training.artifact import ScoringModel
 from training.baseline import points_on_rows
 from training.drivers import action_effects, reasons
 from training.evaluate import decile_table, positives_in_top
-from training.explain import TreeEnsemble
 from training.heldout import model_rows
 
 PROBABILITY = "probability"
@@ -97,7 +96,7 @@ def compare_held_out(
             "was trained on, or newer data."
         )
     matrix = model.encode_frame(held.features)
-    explanation = TreeEnsemble.from_booster(model.booster).explain(matrix)
+    explanation = model.explain(matrix)
     probability = model.spec.calibrator.apply(explanation.raw)
     contributions = pd.DataFrame(explanation.contributions, columns=list(model.feature_names))
     points = points_on_rows(rules, contract.leads, contract.journeys, held.rows)
