@@ -225,7 +225,9 @@ def _evaluation_rows(version: ModelVersion, settings: RegistrySettings) -> pd.Da
     except MlflowException as exc:
         raise PromotionError(
             f"version {version.version} has no test-slice rows logged with its run "
-            f"({exc.message}); it was not logged by `leadscore train`. Promote it with --force."
+            f"({exc.message}): it was cross-validated on a flat export without dates (no rows "
+            "were left untouched to compare on), or not logged by `leadscore train`. Compare "
+            "the reports and promote it with --force."
         ) from exc
 
 

@@ -181,14 +181,17 @@ def log_model_run(
     headline: Mapping[str, float],
     texts: Mapping[str, str],
     figures: Mapping[str, Figure],
-    evaluation_rows: pd.DataFrame,
+    evaluation_rows: pd.DataFrame | None,
     settings: RegistrySettings,
+    example_rows: pd.DataFrame | None = None,
 ) -> LoggedVersion:
     """Log one trained model as an MLflow run, register it and point `@challenger` at it.
 
     `texts` are artifact path -> content (reports); `figures` are saved as `plots/<name>.png`;
     `evaluation_rows` (lead_id, as_of, label and the model's features on its test slice) are
-    what promotion scores the candidate and the champion on; `headline` metrics become
+    what promotion scores the candidate and the champion on (None: the model has no untouched
+    rows, e.g. cross-validated on a flat export, and promotion needs --force); `example_rows`
+    (default: the evaluation rows) give the pyfunc input example; `headline` metrics become
     model version tags that `models list` shows.
     """
     with tracking(settings) as client:
@@ -208,11 +211,13 @@ def log_model_run(
             for name, figure in figures.items():
                 mlflow.log_figure(figure, f"plots/{name}.png")
             with tempfile.TemporaryDirectory() as tmp:
-                rows_file = Path(tmp) / Path(EVALUATION_ROWS).name
-                evaluation_rows.to_parquet(rows_file, index=False)
-                mlflow.log_artifact(str(rows_file), str(Path(EVALUATION_ROWS).parent))
+                if evaluation_rows is not None:
+                    rows_file = Path(tmp) / Path(EVALUATION_ROWS).name
+                    evaluation_rows.to_parquet(rows_file, index=False)
+                    mlflow.log_artifact(str(rows_file), str(Path(EVALUATION_ROWS).parent))
                 model_dir = model.save(Path(tmp) / ARTIFACT_KEY)
-                info = log_pyfunc(model_dir, model, evaluation_rows)
+                example = example_rows if example_rows is not None else evaluation_rows
+                info = log_pyfunc(model_dir, model, example)
         registered = mlflow.register_model(info.model_uri, settings.model_name)
         version = int(registered.version)
         for key, value in headline.items():
@@ -232,11 +237,14 @@ def log_training(
     frame: pd.DataFrame,
     training_set: TrainingSetReport | None = None,
     settings: RegistrySettings | None = None,
+    extra_texts: Mapping[str, str] | None = None,
 ) -> LoggedVersion:
     """Log a `train_model` result (trained on `frame`), register it, alias it `@challenger`.
 
     The run holds the flattened config as params, the test metrics, the report (Markdown and
-    JSON), the training set's report, the plots, the pyfunc model and the test-slice rows.
+    JSON), the training set's report, the plots, the pyfunc model and the test-slice rows;
+    `extra_texts` (artifact path -> content) adds reports of the caller's own (e.g. the
+    flat export's column types and leakage audit).
     """
     settings = settings or RegistrySettings()
     model, report = result.model, result.report
@@ -269,6 +277,7 @@ def log_training(
             "training_set/report.md": training_set.markdown(),
             "training_set/report.json": training_set.model_dump_json(indent=2),
         }
+    texts |= dict(extra_texts or {})
     return log_model_run(
         model,
         params=params,
