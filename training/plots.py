@@ -1,4 +1,5 @@
-"""Report figures: ROC, reliability diagram, gain chart, feature importance.
+"""Report figures: ROC, precision-recall, reliability diagram, gain and lift charts, conversion
+by score bucket, feature importance.
 
 Figures are built as `matplotlib.figure.Figure` objects (no pyplot state), so they work
 headless and can be saved, logged or shown by the caller.
@@ -7,10 +8,16 @@ headless and can be saved, logged or shown by the caller.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 from training.evaluate import ReliabilityBin
 from training.fit import FeatureImportance
@@ -26,6 +33,25 @@ def roc_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test slice")
     ax.legend(loc="lower right")
+    return fig
+
+
+def pr_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+    """Precision (share of flagged leads that convert) against recall (share of deals flagged)."""
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.add_subplot()
+    for method, score in scores.items():
+        precision, recall, _ = precision_recall_curve(y, score)
+        ax.plot(
+            recall, precision, label=f"{method} (PR AUC {average_precision_score(y, score):.3f})"
+        )
+    ax.axhline(np.mean(y), color="grey", linestyle=":", linewidth=1, label="random")
+    ax.set(
+        xlabel="recall: share of all deals among the leads flagged",
+        ylabel="precision: share of flagged leads that convert",
+        title="Precision vs recall, test slice",
+    )
+    ax.legend(loc="upper right")
     return fig
 
 
@@ -56,10 +82,7 @@ def gain_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     ax = fig.add_subplot()
     share = np.arange(1, len(y) + 1) / len(y)
     for method, score in scores.items():
-        # Random order first, then a stable sort: ties are not ranked by row order.
-        shuffled = np.random.default_rng(0).permutation(len(y))
-        order = shuffled[np.argsort(-np.asarray(score)[shuffled], kind="stable")]
-        ax.plot(share, np.cumsum(y[order]) / y.sum(), label=method)
+        ax.plot(share, np.cumsum(y[_best_first(score)]) / y.sum(), label=method)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="random")
     ax.set(
         xlabel="share of leads contacted (best score first)",
@@ -67,6 +90,46 @@ def gain_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
         title="Gain chart, test slice",
     )
     ax.legend(loc="lower right")
+    return fig
+
+
+def lift_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+    """How many times the average conversion rate the top x% of leads by each score reach."""
+    y = np.asarray(y, dtype=np.float64)
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.add_subplot()
+    share = np.arange(1, len(y) + 1) / len(y)
+    for method, score in scores.items():
+        order = _best_first(score)
+        ax.plot(share, np.cumsum(y[order]) / np.arange(1, len(y) + 1) / y.mean(), label=method)
+    ax.axhline(1.0, color="grey", linestyle=":", linewidth=1, label="random (lift 1)")
+    ax.set(
+        xlabel="share of leads contacted (best score first)",
+        ylabel="lift: conversion rate / average conversion rate",
+        title="Lift chart, test slice",
+        xlim=(0.01, 1),
+    )
+    ax.set_xscale("log")
+    ax.legend(loc="upper right")
+    return fig
+
+
+def bucket_figure(conversion: Mapping[str, np.ndarray]) -> Figure:
+    """Grouped bars: conversion rate per tenth of the leads (1 = best) by each method."""
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(conversion), 1)
+    for k, (method, rates) in enumerate(conversion.items()):
+        buckets = np.arange(1, len(rates) + 1)
+        ax.bar(buckets + (k - (len(conversion) - 1) / 2) * width, rates, width, label=method)
+    ax.set(
+        xlabel="tenth of leads by score (1 = the best-scored 10%)",
+        ylabel="conversion rate",
+        title="Conversion rate by score bucket, test slice",
+        xticks=np.arange(1, 11),
+    )
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.legend(loc="upper right")
     return fig
 
 
@@ -79,3 +142,21 @@ def importance_figure(importance: list[FeatureImportance]) -> Figure:
     ax.set(xlabel="share of total split gain", title="Feature importance")
     fig.tight_layout()
     return fig
+
+
+def save_figures(figures: Mapping[str, Figure], out_dir: Path) -> list[Path]:
+    """Each figure as `<name>.png` in `out_dir` (created if missing); the paths written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, figure in figures.items():
+        path = out_dir / f"{name}.png"
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def _best_first(score: np.ndarray) -> np.ndarray:
+    """Row order by score, best first; ties in a fixed random order, not by row order."""
+    shuffled = np.random.default_rng(0).permutation(len(score))
+    return shuffled[np.argsort(-np.asarray(score)[shuffled], kind="stable")]
