@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from features.cli import data_app, features_app
+from training.cli import train
 from training.models_cli import models_app
 from training.quickstart import quickstart
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+app.command("train")(train)
 app.add_typer(models_app, name="models")
 app.command("quickstart")(quickstart)
 

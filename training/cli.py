@@ -1,0 +1,190 @@
+"""`leadscore train`: train, calibrate and evaluate a model against the hand-weighted points."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.dataset import ContractData
+    from features.pipeline import FeaturePipeline
+    from features.trainingset import TrainingSetReport
+    from training.train import TrainConfig, TrainResult
+
+
+def load_config(path: Path | None) -> TrainConfig:
+    """A `TrainConfig` from YAML (any subset of its fields), or the defaults."""
+    import yaml
+    from pydantic import ValidationError
+
+    from training.train import TrainConfig
+
+    if path is None:
+        return TrainConfig()
+    try:
+        return TrainConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise typer.BadParameter(f"{path}: {exc}", param_hint="--config") from None
+
+
+def train(
+    training_set: Annotated[
+        Path | None,
+        typer.Option(
+            help="Training set Parquet from `leadscore features build` (its feature pipeline is "
+            "in the file; target and horizon are read from the .report.json beside it)."
+        ),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Contract data directory (leads.parquet, events/, outcomes.parquet, as written "
+            "by `leadscore data synth` or `data validate --out`). Without --training-set the "
+            "training set is built from it; either way it feeds the hand-weighted baseline "
+            "and, if it holds oracle.parquet, the oracle."
+        ),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="Points rules YAML for the hand-weighted baseline; default: the shipped rules "
+            "(written for the synthetic demo business)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Directory for report.md, report.json and the PNG figures.")
+    ] = Path("reports/train"),
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Also save the scoring artifact to this directory, e.g. models/NAME."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML with any TrainConfig fields (split shares, booster, tier rules, minimum "
+            "data, seed, training_set for --data); the flags below override it."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Train even if the data fails the minimum-data check; the report says so.",
+        ),
+    ] = False,
+    tune: Annotated[
+        bool,
+        typer.Option(
+            "--tune",
+            help="Search booster hyperparameters (Optuna) on the train slice's latest leads.",
+        ),
+    ] = False,
+    tune_trials: Annotated[
+        int | None, typer.Option(min=1, help="Parameter sets to try with --tune (default 20).")
+    ] = None,
+) -> None:
+    """Train a calibrated model with MQL/SQL tiers; test it on the latest leads vs. points."""
+    # Imported here: LightGBM, scikit-learn and matplotlib take seconds to load, and other
+    # `leadscore` commands (and --help) should not wait for them.
+    from features.points import PointsRules, RulesError
+    from features.schema import Milestone
+    from features.trainingset import LABEL
+    from training.train import train_model
+
+    if training_set is None and data is None:
+        raise typer.BadParameter("give --training-set FILE, --data DIR, or both")
+    started = time.perf_counter()
+    settings = load_config(config)
+    updates = {"force": settings.force or force}
+    if tune or tune_trials:
+        tune_updates = {"enabled": True} | ({"trials": tune_trials} if tune_trials else {})
+        updates["tune"] = settings.tune.model_copy(update=tune_updates)
+    settings = settings.model_copy(update=updates)
+    try:
+        points_rules = PointsRules.from_yaml(rules) if rules else PointsRules.default()
+    except RulesError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rules") from None
+
+    frame, pipeline, set_report, contract = _inputs(training_set, data, settings)
+    # The labels mean what the training set was built for, whatever the config says.
+    labels = {"target": Milestone(set_report.target), "horizon_days": set_report.horizon_days}
+    settings = settings.model_copy(
+        update={"training_set": settings.training_set.model_copy(update=labels)}
+    )
+    _say(started, f"training on {len(frame):,} rows ({int(frame[LABEL].sum()):,} conversions)")
+    try:
+        result = train_model(
+            frame,
+            pipeline,
+            settings,
+            rules=points_rules if contract else None,
+            journeys=contract.journeys if contract else None,
+            leads=contract.leads if contract else None,
+            oracle=contract.oracle if contract else None,
+        )
+    except ValueError as exc:  # too little data, too short a history, mismatched inputs
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _say(started, "trained and evaluated")
+    hand_on(result, out=out, export=export)
+    typer.echo("")
+    typer.echo(result.report.headline())
+    for note in result.report.comparison_notes + result.report.warnings:
+        typer.echo(f"- {note}")
+    typer.echo(f"\nreport: {out / 'report.md'} (and report.json, PNG figures)")
+    if export:
+        typer.echo(f"model: {export}")
+    _say(started, "done")
+
+
+def hand_on(result: TrainResult, *, out: Path, export: Path | None) -> None:
+    """The one place a trained result leaves `leadscore train`: the report and the export.
+
+    Logging to the MLflow registry belongs here too, so every consumer gets the same result.
+    """
+    result.write(out)
+    if export:
+        result.model.save(export)
+
+
+def _inputs(
+    training_set: Path | None, data: Path | None, config: TrainConfig
+) -> tuple[pd.DataFrame, FeaturePipeline, TrainingSetReport, ContractData | None]:
+    """(frame, pipeline, training-set report, contract data or None) from the options."""
+    from features.dataset import read_contract_dir
+    from features.trainingset import TrainingSetReport, build_training_set, read_training_set
+
+    contract = None
+    if data is not None:
+        try:
+            contract = read_contract_dir(data)
+        except FileNotFoundError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--data") from None
+    if training_set is None:
+        built = build_training_set(
+            contract.leads, contract.journeys, contract.outcomes, config.training_set
+        )
+        return built.frame, built.pipeline, built.report, contract
+    if not training_set.exists():
+        raise typer.BadParameter(
+            f"{training_set} does not exist; build it with `leadscore features build`.",
+            param_hint="--training-set",
+        )
+    frame, pipeline = read_training_set(training_set)
+    report_path = training_set.with_suffix(".report.json")
+    if not report_path.exists():
+        raise typer.BadParameter(
+            f"{report_path} is missing: it says which target and horizon the labels mean. "
+            "Rebuild the training set with `leadscore features build`.",
+            param_hint="--training-set",
+        )
+    return frame, pipeline, TrainingSetReport.model_validate_json(report_path.read_text()), contract
+
+
+def _say(started: float, message: str) -> None:
+    typer.echo(f"[{time.perf_counter() - started:6.1f}s] {message}")
