@@ -32,6 +32,7 @@ class TrainReport(BaseModel):
     data_fingerprint: str
     split: SplitSummary
     fit: FitResult
+    refit_train_slice: bool = False
     tuning: TuneSummary | None = None
     calibration: CalibrationFit
     calibration_metrics: Metrics
@@ -171,8 +172,14 @@ class TrainReport(BaseModel):
             "",
             "## Booster",
             "",
-            f"- {self.fit.best_iteration} trees (early stopping on validation AUC "
-            f"{self.fit.valid_auc:.3f}); positives weighted ×{self.fit.scale_pos_weight:.1f}",
+            f"- {self.fit.best_iteration} trees, chosen by early stopping on the latest "
+            f"train-slice leads (validation AUC {self.fit.valid_auc:.3f})"
+            + (
+                "; then refitted with that many trees on the whole train slice"
+                if self.refit_train_slice
+                else ""
+            )
+            + f"; positives weighted ×{self.fit.scale_pos_weight:.1f}",
             "- parameters: "
             + ", ".join(
                 f"`{k}={v}`" for k, v in self.fit.params.items() if k != "monotone_constraints"

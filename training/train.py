@@ -62,6 +62,11 @@ class TrainConfig(BaseModel):
     min_category_count: int = Field(
         20, ge=1, description="A category seen in fewer train rows than this counts as missing."
     )
+    refit_train_slice: bool = Field(
+        True,
+        description="After early stopping picks the number of trees, refit with that many on "
+        "the whole train slice, so the latest rows before calibration also teach the model.",
+    )
     calibration_folds: int = Field(5, ge=2)
     ece_bins: int = Field(10, ge=2)
     min_train_positives: int = Field(100, ge=1)
@@ -140,8 +145,14 @@ def train_model(
     train_slice = pd.concat([slices.frames["train"], slices.frames["valid"]])
     categories = learn_categories(train_slice, categorical, config.min_category_count)
     encoder = FeatureEncoder(pipeline, categories)
-    matrices = {name: encoder.encode_frame(part) for name, part in slices.frames.items()}
-
+    # One matrix for the train slice; the fit and early-stopping parts are views of it.
+    train_slice_X = encoder.encode_frame(train_slice)
+    train_slice_y = train_slice[LABEL].to_numpy(dtype=np.int8)
+    n_fit = len(slices.frames["train"])
+    parts = {
+        "train": (train_slice_X[:n_fit], train_slice_y[:n_fit]),
+        "valid": (train_slice_X[n_fit:], train_slice_y[n_fit:]),
+    }
     fit_inputs = {
         "feature_names": encoder.feature_names,
         "categorical_features": categorical,
@@ -150,24 +161,18 @@ def train_model(
     params, tuning = config.booster, None
     if config.tune.enabled:
         params, tuning = tune_params(
-            matrices["train"],
-            slices.y("train"),
-            matrices["valid"],
-            slices.y("valid"),
-            base=params,
-            config=config.tune,
-            **fit_inputs,
+            *parts["train"], *parts["valid"], base=params, config=config.tune, **fit_inputs
         )
-    booster, fit = fit_booster(
-        matrices["train"],
-        slices.y("train"),
-        matrices["valid"],
-        slices.y("valid"),
-        params=params,
-        **fit_inputs,
-    )
+    booster, fit = fit_booster(*parts["train"], *parts["valid"], params=params, **fit_inputs)
+    if config.refit_train_slice:
+        fixed = params.model_copy(update={"num_boost_round": fit.best_iteration})
+        booster, _ = fit_booster(
+            train_slice_X, train_slice_y, None, None, params=fixed, **fit_inputs
+        )
+    del train_slice_X, parts
+    calibration_X = encoder.encode_frame(slices.frames["calibration"])
 
-    calibration_raw = booster.predict(matrices["calibration"], raw_score=True)
+    calibration_raw = booster.predict(calibration_X, raw_score=True)
     calibration = fit_calibrator(
         calibration_raw,
         slices.y("calibration"),
@@ -192,7 +197,8 @@ def train_model(
         code_version=code_version(),
         params={
             "lightgbm": fit.params,
-            "best_iteration": fit.best_iteration,
+            "trees": fit.best_iteration,
+            "refit_train_slice": config.refit_train_slice,
             "calibrator": calibration.calibrator.kind,
             "config": config.model_dump(mode="json"),
         },
@@ -207,7 +213,7 @@ def train_model(
         tiers=tiers,
         metadata=metadata,
     )
-    served = _round_trip(ScoringModel(spec, booster), matrices["test"])
+    served = _round_trip(ScoringModel(spec, booster), calibration_X)
 
     # Everything below measures the loaded artifact on rows nothing above has touched.
     test_frame, y_test = slices.frames["test"], slices.y("test")
@@ -249,6 +255,15 @@ def train_model(
         served.booster,
     )
     importance = gain_importance(booster)
+    tiers_calibration = tier_table(
+        tiers, calibration_probability, slices.y("calibration"), calibration_weeks
+    )
+    warnings += [
+        f"tier {row.tier!r} is empty on the calibration slice: its rule cannot be met with "
+        "these scores (see the tier rules)"
+        for row in tiers_calibration
+        if row.rows == 0
+    ]
     report = TrainReport(
         name=config.name,
         target=metadata.target,
@@ -258,6 +273,7 @@ def train_model(
         data_fingerprint=metadata.data_fingerprint,
         split=split.summary,
         fit=fit,
+        refit_train_slice=config.refit_train_slice,
         tuning=tuning,
         calibration=calibration,
         calibration_metrics=evaluate(
@@ -267,9 +283,7 @@ def train_model(
         reliability=reliability_table(test_probability, y_test, config.ece_bins),
         deciles=decile_table(test_probability, y_test),
         tier_policy=tiers.policy,
-        tiers_calibration=tier_table(
-            tiers, calibration_probability, slices.y("calibration"), calibration_weeks
-        ),
+        tiers_calibration=tiers_calibration,
         tiers_test=tiers_test,
         points_tiers_test=points_tiers,
         comparison=comparison,
