@@ -41,6 +41,12 @@ class BoosterParams(BaseModel):
     cat_smooth: float = Field(10.0, ge=0)
     num_boost_round: int = Field(1000, ge=1, description="Upper bound; early stopping ends sooner.")
     early_stopping_rounds: int = Field(50, ge=1)
+    min_trees: int = Field(
+        30,
+        ge=1,
+        description="Early stopping never keeps fewer trees: with few validation conversions "
+        "the AUC curve's first peaks are noise (we saw it pick a single tree).",
+    )
     class_weight: Literal["sqrt", "balanced", "none"] = Field(
         "sqrt",
         description="Weight of a converted row: sqrt = sqrt(negatives / positives), balanced = "
@@ -164,21 +170,48 @@ def fit_booster(
             params=settings,
         )
     valid_set = lgb.Dataset(valid_X, label=valid_y, reference=train_set, params=dataset_params)
+    stopping = _PatientStopping(params.early_stopping_rounds, params.min_trees)
     booster = lgb.train(
         settings,
         train_set,
         num_boost_round=params.num_boost_round,
         valid_sets=[valid_set],
         valid_names=["valid"],
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+        callbacks=[stopping],
     )
-    best = booster.best_iteration or booster.current_iteration()
-    valid_auc = float(booster.best_score["valid"]["auc"])
+    best = stopping.best_iteration
     # Keep only the trees up to the best iteration, so every consumer predicts the same.
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     return booster, FitResult(
-        best_iteration=best, valid_auc=valid_auc, scale_pos_weight=pos_weight, params=settings
+        best_iteration=best,
+        valid_auc=stopping.auc[best - 1],
+        scale_pos_weight=pos_weight,
+        params=settings,
     )
+
+
+class _PatientStopping:
+    """Early stopping on validation AUC that cannot choose fewer than `min_trees` trees."""
+
+    order = 30  # where LightGBM runs its own early stopping among callbacks
+
+    def __init__(self, patience: int, min_trees: int) -> None:
+        self.patience = patience
+        self.min_trees = min_trees
+        self.auc: list[float] = []
+
+    @property
+    def best_iteration(self) -> int:
+        """Number of trees (1-based) with the best validation AUC, at least `min_trees`."""
+        floor = min(self.min_trees, len(self.auc))
+        return floor + int(np.argmax(self.auc[floor - 1 :]))
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        self.auc.append(float(env.evaluation_result_list[0][2]))
+        if len(self.auc) - self.best_iteration >= self.patience:
+            raise lgb.callback.EarlyStopException(
+                self.best_iteration - 1, env.evaluation_result_list
+            )
 
 
 class FeatureImportance(BaseModel):
