@@ -8,6 +8,7 @@ from features.cli import data_app, features_app
 from training.cli import train
 from training.models_cli import models_app
 from training.quickstart import quickstart
+from training.rules_cli import rules_app
 
 app = typer.Typer(
     name="leadscore",
@@ -21,6 +22,7 @@ app.add_typer(features_app, name="features")
 app.command("train")(train)
 app.add_typer(models_app, name="models")
 app.command("quickstart")(quickstart)
+app.add_typer(rules_app, name="rules")
 
 if __name__ == "__main__":
     app()

@@ -334,7 +334,8 @@ def rules_vs_model(
     log-odds are put on the points scale by matching their spread with that of the points
     totals (`attrs["points_per_log_odds"]`). An action rule is compared with the action's
     effect for the leads it gave points to; a fit rule with the contribution of the attribute
-    it reads, by regressing that contribution on the rule's points across all rows.
+    it reads, by regressing that contribution on the rule's points across all rows (for a
+    fit rule, `mean_points_given` is the mean size of its points, plus or minus).
     `model_points_per_rule_point` is how many points the model gives for each point the
     rule gives: 1 = they agree, 0.3 = the rule over-values it, 2 = it under-values it,
     negative = the model sees the opposite direction; within `tolerance` of 1 it is
@@ -350,10 +351,13 @@ def rules_vs_model(
         kind, _, name = rule.partition(":")
         if not triggered.any() or (kind == "fit" and given.std() == 0):
             continue  # nothing to compare: no lead got points, or every lead got the same
+        # A fit rule gives some values points and others minus points: its size is the mean
+        # distance from zero. An action rule's points all have one sign.
+        typical = np.abs(given) if kind == "fit" else given
         row = {
             "rule": rule,
             "leads_given_points": int(triggered.sum()),
-            "mean_points_given": float(given[triggered].mean()),
+            "mean_points_given": float(typical[triggered].mean()),
         }
         if kind == "action" and name in effects:
             model_points = float(effects[name].to_numpy()[triggered].mean()) * scale

@@ -84,6 +84,7 @@ class SuggestedRules:
     fidelity: float  # correlation of the table's points with the model's log-odds, held out
     fit_rows: int
     held_out_rows: int
+    sql_share: float  # share of held-out rows in the model's SQL tier: the compared volume
     held_out_points: np.ndarray  # the table's points total of each held-out row
 
     def auc(self, method: str) -> float:
@@ -152,6 +153,7 @@ def suggest_rules(
         fidelity=float(np.corrcoef(learned, target[built.held_out])[0, 1]),
         fit_rows=int(fit_mask.sum()),
         held_out_rows=len(y),
+        sql_share=sql_share,
         held_out_points=learned,
     )
 
