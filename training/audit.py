@@ -188,7 +188,7 @@ class LeakageAudit(BaseModel):
             lines += [f"{h2} Trade-off", "", self.evaluation, ""]
             names = list(self.metrics_as_trained)
             lines += [
-                "| model | " + " | ".join(names) + " |",
+                "| model | " + " | ".join(_METRIC_LABELS.get(n, n) for n in names) + " |",
                 "| --- |" + " --- |" * len(names),
                 "| every column, flagged ones included | "
                 + " | ".join(f"{self.metrics_all_columns.get(n, float('nan')):.4f}" for n in names)
@@ -208,6 +208,15 @@ class LeakageAudit(BaseModel):
             for c in sorted(self.columns, key=lambda c: -c.auc)
         ]
         return "\n".join(lines) + "\n"
+
+
+_METRIC_LABELS = {
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "log_loss": "log loss",
+    "brier": "Brier",
+    "ece": "ECE",
+}
 
 
 def _row(c: ColumnEvidence) -> str:
