@@ -26,6 +26,8 @@ from training.baseline import points_on_rows
 from training.drivers import action_effects, reasons
 from training.evaluate import decile_table, positives_in_top
 from training.heldout import model_rows
+from training.report import MODEL as MODEL_METHOD  # method names as in the training report
+from training.report import POINTS as POINTS_METHOD
 
 PROBABILITY = "probability"
 LOG_ODDS = "log_odds"
@@ -34,9 +36,6 @@ POINTS = "points"
 POINTS_TIER = "points_tier"
 REASONS = "reasons"
 ORACLE = "oracle"
-# Method names in tables and figure legends.
-MODEL_METHOD = "learned model"
-POINTS_METHOD = "hand-weighted points"
 
 
 @dataclass(frozen=True)

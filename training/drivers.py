@@ -337,9 +337,9 @@ def rules_vs_model(
     it reads, by regressing that contribution on the rule's points across all rows (for a
     fit rule, `mean_points_given` is the mean size of its points, plus or minus).
     `model_points_per_rule_point` is how many points the model gives for each point the
-    rule gives: 1 = they agree, 0.3 = the rule over-values it, 2 = it under-values it,
-    negative = the model sees the opposite direction; within `tolerance` of 1 it is
-    "about right".
+    rule gives: 1 = they agree, 0.3 = the rule over-values it (or over-penalises, for minus
+    points), 2 = it under-values it; within `tolerance` of 1 it is "about right", below
+    `-tolerance` the model sees the opposite direction.
     """
     points_total = points.sum(axis=1).to_numpy()
     spread = float(np.std(log_odds))
@@ -374,7 +374,7 @@ def rules_vs_model(
             | {
                 "model_equivalent_points": model_points,
                 "model_points_per_rule_point": ratio,
-                "verdict": _verdict(ratio, tolerance),
+                "verdict": _verdict(ratio, tolerance, row["mean_points_given"] < 0),
             }
         )
     table = pd.DataFrame(out)
@@ -382,11 +382,12 @@ def rules_vs_model(
     return table
 
 
-def _verdict(ratio: float, tolerance: float) -> str:
-    if ratio < 0:
-        return "wrong direction"
+def _verdict(ratio: float, tolerance: float, penalty: bool) -> str:
+    """The comparison in words; `penalty`: the rule gives negative points."""
+    if ratio < -tolerance:
+        return "the model sees the opposite"
     if ratio < 1 - tolerance:
-        return "over-valued"
+        return "over-penalised" if penalty else "over-valued"
     if ratio > 1 + tolerance:
-        return "under-valued"
+        return "under-penalised" if penalty else "under-valued"
     return "about right"

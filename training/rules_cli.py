@@ -35,8 +35,13 @@ def suggest(
         typer.Option(help="Your current hand-weighted rules to compare with; default: shipped."),
     ] = None,
     points_to_double_odds: Annotated[
-        float, typer.Option(min=1.0, help="Points that double a lead's odds of converting.")
-    ] = 10.0,
+        float | None,
+        typer.Option(
+            min=1.0,
+            help="Points that double a lead's odds of converting; default: whatever makes the "
+            "table's scores spread like your current rules' scores.",
+        ),
+    ] = None,
 ) -> None:
     """Fit a points table (points per action with half-life and cap, per fit attribute value,
     MQL/SQL thresholds) to the model's log-odds, write it in the rules format, and show how

@@ -37,6 +37,7 @@ from training.artifact import ScoringModel
 from training.baseline import points_on_rows
 from training.compare import MethodRow, compare_scores
 from training.heldout import model_rows
+from training.report import MODEL, POINTS
 
 LEARNED_POINTS = "learned points"
 # Fit rules and the lead columns each one reads (the first one present is used).
@@ -65,8 +66,12 @@ class ScorecardConfig(BaseModel):
     company_size_starts: tuple[int, ...] = Field(
         (1, 11, 51, 201, 1001, 5001), description="Lower employee bound of each size band."
     )
-    points_to_double_odds: float = Field(
-        10.0, gt=0, description="Points that double a lead's odds of converting."
+    points_to_double_odds: float | None = Field(
+        None,
+        gt=0,
+        description="Points that double a lead's odds of converting. None: as many as make "
+        "the table's totals spread as widely as the current rules' do, so both read on one "
+        "scale (and the current thresholds' order of magnitude still makes sense).",
     )
     min_rows: int = Field(
         50, ge=1, description="Rows an action or attribute value needs to earn its own points."
@@ -132,7 +137,9 @@ def suggest_rules(
     # on a busy 2-core machine made a 0.1 s product take 2 s.
     with threadpool_limits(1, user_api="blas"):
         shapes, coefficients = design.fit(target[fit_mask], config)
-    rules = design.rules(shapes, coefficients, config, old_rules)
+    old_fit = points_on_rows(old_rules, contract.leads, contract.journeys, built.rows[fit_mask])
+    per_log_odds = _points_per_log_odds(config, old_fit.total, target[fit_mask])
+    rules = design.rules(shapes, coefficients, per_log_odds, old_rules)
     fit_points = points_on_rows(rules, contract.leads, contract.journeys, built.rows[fit_mask])
     rules = _with_thresholds(rules, fit_points.total, model, target[fit_mask])
 
@@ -144,7 +151,7 @@ def suggest_rules(
     sql_share = float(np.mean(model.tier(probability) == model.spec.tiers.names[0]))
     quality = compare_scores(
         y,
-        {"learned model": probability, "hand-weighted points": old, LEARNED_POINTS: learned},
+        {MODEL: probability, POINTS: old, LEARNED_POINTS: learned},
         sql_share=sql_share,
     )
     return SuggestedRules(
@@ -168,6 +175,7 @@ class _Design:
     decayed: list[np.ndarray]  # per action: (fit rows, half-lives) decayed event counts
     fit_columns: np.ndarray  # (fit rows, values): 0/1 columns of fit attribute values
     fit_keys: list[tuple[str, object]]  # (rule, value or size band start) per fit column
+    size_starts: tuple[int, ...]  # lower employee bound of each company size band
 
     @classmethod
     def build(
@@ -196,7 +204,9 @@ class _Design:
         ]
         fit_columns, fit_keys = _fit_design(contract, fit_rows, old_rules, config, score)
         caps = (*config.saturation_events, math.inf)
-        return cls(active, half_lives, caps, decayed, fit_columns, fit_keys)
+        return cls(
+            active, half_lives, caps, decayed, fit_columns, fit_keys, config.company_size_starts
+        )
 
     def shape(self, candidate: int) -> tuple[float | None, float]:
         """(half-life, cap) of a candidate column number."""
@@ -242,36 +252,35 @@ class _Design:
         self,
         shapes: list[int],
         coefficients: np.ndarray,
-        config: ScorecardConfig,
+        per_log_odds: float,
         old_rules: PointsRules,
     ) -> PointsRules:
-        """Integer points from log-odds per unit; thresholds are set later."""
-        scale = config.points_to_double_odds / math.log(2.0)
+        """Whole points from each column's log-odds per unit; thresholds are set later."""
+        points = coefficients * per_log_odds
         actions = {}
         for k, event in enumerate(self.events):
-            (half_life, cap), points = self.shape(shapes[k]), coefficients[k] * scale
-            if round(points) == 0:
+            (half_life, cap), each = self.shape(shapes[k]), round(points[k])
+            if each == 0:
                 continue
-            rule: dict[str, float] = {"points": round(points)}
+            rule: dict[str, float] = {"points": each}
             if half_life is not None:
                 rule["half_life_days"] = half_life
-            if math.isfinite(cap) and round(abs(points) * cap) > 0:
-                rule["max_points"] = round(abs(round(points)) * cap)
+            if math.isfinite(cap):
+                rule["max_points"] = round(abs(each) * cap)
             actions[event] = rule
         fit: dict[str, object] = {}
-        for (rule, key), beta in zip(self.fit_keys, coefficients[len(self.events) :], strict=True):
-            points = round(beta * scale)
-            if points == 0:
+        for (rule, key), value in zip(self.fit_keys, points[len(self.events) :], strict=True):
+            if round(value) == 0:
                 continue
             if rule == "company_size":
-                fit.setdefault(rule, []).append(_size_band(key, config, points))
+                fit.setdefault(rule, []).append(_size_band(key, self.size_starts, round(value)))
             else:
-                fit.setdefault(rule, {})[key] = points
+                fit.setdefault(rule, {})[key] = round(value)
         return PointsRules.from_dict(
             {
                 "description": "Learned points: an additive table fitted to the learned "
-                "model's log-odds, "
-                f"{config.points_to_double_odds:g} points double a lead's odds.",
+                f"model's log-odds; {per_log_odds * math.log(2.0):.0f} points double a lead's "
+                "odds of converting.",
                 "thresholds": {"mql": 1, "sql": 2},
                 "competitor_domains": list(old_rules.competitor_domains),
                 "actions": actions,
@@ -344,13 +353,27 @@ def _fit_design(
     return np.column_stack(columns) if columns else np.zeros((len(rows), 0)), keys
 
 
-def _size_band(start: int, config: ScorecardConfig, points: int) -> dict:
-    starts = config.company_size_starts
+def _size_band(start: int, starts: tuple[int, ...], points: int) -> dict:
     following = [s for s in starts if s > start]
     band = {"min_employees": start, "points": points}
     if following:
         band["max_employees"] = min(following) - 1
     return band
+
+
+def _points_per_log_odds(
+    config: ScorecardConfig, old_points: np.ndarray, log_odds: np.ndarray
+) -> float:
+    """Points per unit of log-odds: from the config, or matching the old rules' spread."""
+    if config.points_to_double_odds is not None:
+        return config.points_to_double_odds / math.log(2.0)
+    spread = float(np.std(log_odds))
+    if spread == 0 or np.std(old_points) == 0:
+        raise ValueError(
+            "cannot match the current rules' scale (the model or the rules give every lead the "
+            "same score): set points_to_double_odds (`--points-to-double-odds`)."
+        )
+    return float(np.std(old_points)) / spread
 
 
 def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -382,6 +405,38 @@ def _points_at_share(points: np.ndarray, share: float) -> int:
     if share <= 0:
         return math.floor(points.max()) + 1
     return math.ceil(float(np.quantile(points, 1 - share)))
+
+
+def actions_side_by_side(old: PointsRules, new: PointsRules) -> pd.DataFrame:
+    """Per action: points, half-life and cap in the old rules and in the new table."""
+    events = list(dict.fromkeys([*old.actions, *new.actions]))
+    rows = []
+    for event in events:
+        row: dict[str, object] = {"action": str(event).replace("_", " ")}
+        for name, rules in (("old", old), ("new", new)):
+            rule = rules.actions.get(event)
+            row[f"{name} points"] = None if rule is None else rule.points
+            row[f"{name} half-life (days)"] = None if rule is None else rule.half_life_days
+            row[f"{name} cap"] = None if rule is None else rule.max_points
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fit_side_by_side(old: PointsRules, new: PointsRules) -> pd.DataFrame:
+    """Per fit rule and value (size bands by their lower bound): old and new points."""
+    tables = {}
+    for name, rules in (("old", old), ("new", new)):
+        fit = rules.fit
+        points = {
+            (rule, key): value
+            for rule in ("seniority", "department", "industry", "email_domain_kind", "country")
+            for key, value in getattr(fit, rule).items()
+        }
+        points |= {
+            ("company_size", f"{b.min_employees:,}+ employees"): b.points for b in fit.company_size
+        }
+        tables[f"{name} points"] = points
+    return pd.DataFrame(tables).rename_axis(["rule", "value"]).reset_index()
 
 
 def rules_to_yaml(rules: PointsRules, header: list[str] | None = None) -> str:
