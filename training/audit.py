@@ -38,8 +38,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 KEEP_OPTION = "--keep-column"
 KEEP_CONFIG_KEY = "keep_columns"
@@ -363,6 +361,10 @@ def _sample(n: int, max_rows: int, seed: int) -> np.ndarray:
 def _folds(
     y: np.ndarray, groups: np.ndarray | None, k: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    # Imported here: scikit-learn takes a second to load, and the CLI imports this module
+    # for KEEP_OPTION at start-up.
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
     x = np.zeros(len(y))
     if groups is None:
         k = max(2, min(k, int(np.bincount(y).min())))
@@ -394,6 +396,8 @@ def _oof_rate_auc(
     codes: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
 ) -> float:
     """AUC of each row's value's target rate, learned on the other folds (smoothed to the prior)."""
+    from sklearn.metrics import roc_auc_score
+
     n_codes = int(codes.max()) + 1
     oof = np.empty(len(y), dtype=np.float64)
     smoothing = 10.0
@@ -408,6 +412,8 @@ def _oof_rate_auc(
 
 def _rank_auc(values: np.ndarray, y: np.ndarray) -> float:
     """AUC of the raw values on the rows where they are present, folded to >= 0.5."""
+    from sklearn.metrics import roc_auc_score
+
     present = ~np.isnan(values)
     if len(np.unique(y[present])) < 2:
         return 0.5

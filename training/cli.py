@@ -8,6 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from training.flat_cli import (
+    DateColumn,
+    Exclude,
+    IdColumn,
+    KeepColumn,
+    MissingValues,
+    PositiveValue,
+    TargetColumn,
+    flat_config,
+    run_flat,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -67,7 +79,9 @@ def train(
         Path | None,
         typer.Option(
             help="YAML with any TrainConfig fields (split shares, booster, tier rules, minimum "
-            "data, seed, training_set for --data); the flags below override it."
+            "data, seed, training_set for --data); the flags below override it. With --flat: "
+            "training.flat.FlatConfig fields (the columns, keep_columns, audit, and the "
+            "trainer's settings under `train:`)."
         ),
     ] = None,
     force: Annotated[
@@ -87,8 +101,35 @@ def train(
     tune_trials: Annotated[
         int | None, typer.Option(min=1, help="Parameter sets to try with --tune (default 20).")
     ] = None,
+    flat: Annotated[
+        Path | None,
+        typer.Option(
+            help="A one-row-per-lead CRM export (CSV/Parquet) with a conversion column, instead "
+            "of journeys: its columns are typed and audited for leakage, and the model is "
+            "registered in MLflow. Needs --id-column and --target-column."
+        ),
+    ] = None,
+    id_column: IdColumn = None,
+    target_column: TargetColumn = None,
+    positive_value: PositiveValue = None,
+    date_column: DateColumn = None,
+    exclude: Exclude = None,
+    keep_column: KeepColumn = None,
+    missing_values: MissingValues = None,
 ) -> None:
     """Train a calibrated model with MQL/SQL tiers; test it on the latest leads vs. points."""
+    if flat is not None:
+        columns = {
+            "id_column": id_column,
+            "target_column": target_column,
+            "positive_value": positive_value,
+            "date_column": date_column,
+            "exclude": exclude,
+            "keep_columns": keep_column,
+        }
+        settings = flat_config(config, columns, missing_values, force=force, tune=tune)
+        run_flat(flat, settings, out=out, model_out=export, register=True)
+        return
     # Imported here: LightGBM, scikit-learn and matplotlib take seconds to load, and other
     # `leadscore` commands (and --help) should not wait for them.
     from features.points import PointsRules, RulesError

@@ -60,7 +60,12 @@ FlatConfigFile = Annotated[
 
 
 def flat_config(
-    config_file: Path | None, flags: dict[str, Any], extra_missing: str | None
+    config_file: Path | None,
+    flags: dict[str, Any],
+    extra_missing: str | None,
+    *,
+    force: bool = False,
+    tune: bool = False,
 ) -> FlatConfig:
     """The run's `FlatConfig`: the YAML file's settings, then the flags given on top."""
     from training.flat import FlatConfig
@@ -77,13 +82,18 @@ def flat_config(
         )
         values["missing_values"] = (*base, *(v.strip() for v in extra_missing.split(",")))
     try:
-        return FlatConfig.model_validate(values)
+        config = FlatConfig.model_validate(values)
     except ValidationError as exc:
         raise typer.BadParameter(
             "flat export settings: "
             + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             + " (give --id-column and --target-column, or set them in --config)"
         ) from exc
+    train = config.train
+    updates = {"force": train.force or force}
+    if tune:
+        updates["tune"] = train.tune.model_copy(update={"enabled": True})
+    return config.model_copy(update={"train": train.model_copy(update=updates)})
 
 
 def run_flat(
