@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from features.cli import data_app, features_app
+from serving.cli import score, serve
 from training.cli import train
 from training.models_cli import models_app
 from training.quickstart import quickstart
@@ -22,6 +23,8 @@ app.add_typer(features_app, name="features")
 app.command("train")(train)
 app.add_typer(models_app, name="models")
 app.command("quickstart")(quickstart)
+app.command("serve")(serve)
+app.command("score")(score)
 app.add_typer(rules_app, name="rules")
 
 if __name__ == "__main__":

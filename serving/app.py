@@ -1,0 +1,377 @@
+"""The HTTP layer: thin FastAPI routes over `Scorer`, auth, limits, metrics and error bodies.
+
+Request bodies are read and validated here rather than by FastAPI's body parameters, for two
+reasons: the key is checked before the body is looked at, and a batch lead that fails
+validation is reported by its index instead of failing the whole batch. The OpenAPI document
+still describes the bodies (see `_openapi`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import anyio
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from pydantic.json_schema import models_json_schema
+
+from serving.metrics import (
+    CONTENT_TYPE,
+    BodyTooLarge,
+    ObserveRequests,
+    ServiceMetrics,
+    too_large_detail,
+)
+from serving.schemas import (
+    MAX_EVENTS,
+    MAX_LEADS,
+    BatchEnvelope,
+    BatchRequest,
+    BatchResponse,
+    ErrorBody,
+    FieldError,
+    Health,
+    LeadIn,
+    ModelInfo,
+    Readiness,
+    ReloadResponse,
+    ScoreResponse,
+    ValidationErrorBody,
+)
+from serving.scorer import ModelUnavailable, Refused, Scorer
+from serving.settings import ServiceSettings
+
+API_TITLE = "leadscore"
+API_VERSION = "1"
+_ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+class JSON(Response):
+    """JSON written by orjson (datetimes as ...Z, dataclasses and dicts as they are)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=_ORJSON_OPTIONS)
+
+
+def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = None) -> FastAPI:
+    """The service. Without a `scorer`, one is built and loads the configured model at start."""
+    settings = settings or ServiceSettings()
+    scorer = scorer or Scorer(settings)
+    metrics = ServiceMetrics(scorer)
+    api_key, admin_key = _auth(settings)
+    limits = {MAX_EVENTS: settings.max_events_per_lead, MAX_LEADS: settings.max_leads_per_batch}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if scorer.served is None:
+            await anyio.to_thread.run_sync(scorer.load)
+        hangup = _on_sighup(scorer.start_reload)
+        try:
+            yield
+        finally:
+            hangup()
+
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        summary="Predictive lead scoring: calibrated probabilities, MQL/SQL tiers and reasons.",
+        default_response_class=JSON,
+        lifespan=lifespan,
+    )
+    app.state.scorer = scorer
+    app.state.metrics = metrics
+    app.add_middleware(ObserveRequests, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    _error_handlers(app, settings)
+    _openapi(app)
+
+    unavailable = {503: {"model": ErrorBody, "description": "No model loaded (reason given)."}}
+    auth_errors = {
+        401: {"model": ErrorBody, "description": "Missing or invalid API key."},
+        413: {"model": ErrorBody, "description": "Request body too large."},
+        422: {"model": ValidationErrorBody, "description": "Invalid request; names the field."},
+    }
+
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        dependencies=[Depends(api_key)],
+        responses=auth_errors | unavailable,
+        openapi_extra=_body("LeadIn"),
+        summary="Score one lead",
+    )
+    async def score(request: Request) -> Response:
+        """Probability, score, tier and reasons of one lead from its attributes and journey."""
+        _require_model(scorer)
+        body = await request.body()
+        try:
+            lead = LeadIn.model_validate_json(body, context=limits)
+        except ValidationError as exc:
+            return _invalid(_field_errors(exc, ("body",)))
+        answer = scorer.score(lead)
+        metrics.count_tiers([answer])
+        return JSON(answer)
+
+    @app.post(
+        "/v1/score/batch",
+        response_model=BatchResponse,
+        dependencies=[Depends(api_key)],
+        responses=auth_errors | unavailable,
+        openapi_extra=_body("BatchRequest"),
+        summary="Score many leads",
+    )
+    async def score_batch(request: Request) -> Response:
+        """Answers in request order; a lead that fails validation is reported by its index."""
+        _require_model(scorer)
+        body = await request.body()
+        try:
+            batch = BatchRequest.model_validate_json(body, context=limits)
+            leads: list[LeadIn | Refused] = list(batch.leads)
+            as_of = batch.as_of
+        except ValidationError as exc:
+            errors = _field_errors(exc, ("body",))
+            if not all(_in_a_lead(e) for e in errors):
+                return _invalid(errors)
+            # Only some leads are bad: validate each on its own, keep the good ones.
+            try:
+                envelope = BatchEnvelope.model_validate_json(body, context=limits)
+            except ValidationError as envelope_exc:
+                return _invalid(_field_errors(envelope_exc, ("body",)))
+            leads = [_lead_or_refusal(item, limits) for item in envelope.leads]
+            as_of = envelope.as_of
+        answer = scorer.score_batch(leads, as_of)
+        metrics.count_tiers(answer["results"])
+        if answer["failed"]:
+            metrics.refused.inc(answer["failed"])
+        return JSON(answer)
+
+    @app.get(
+        "/v1/model",
+        response_model=ModelInfo,
+        dependencies=[Depends(api_key)],
+        responses=auth_errors | unavailable,
+        summary="The loaded model",
+    )
+    async def model_info() -> Response:
+        """Which model answers: its target, horizon, windows, tier thresholds and metrics."""
+        _require_model(scorer)
+        return JSON(scorer.info().model_dump(mode="json"))
+
+    @app.post(
+        "/v1/admin/reload",
+        response_model=ReloadResponse,
+        status_code=202,
+        dependencies=[Depends(admin_key)],
+        responses={
+            200: {"model": ReloadResponse, "description": "Reloaded (with wait=true)."},
+            403: {"model": ErrorBody, "description": "Not an admin key."},
+            409: {"model": ErrorBody, "description": "A reload is already running."},
+            422: {"model": ValidationErrorBody, "description": "Invalid query parameter."},
+            503: {"model": ReloadResponse, "description": "The reload failed (with wait=true)."},
+        },
+        summary="Reload the model",
+    )
+    async def reload(
+        wait: Annotated[
+            bool, Query(description="Answer when the load has finished, not when it starts.")
+        ] = False,
+    ) -> Response:
+        """Load the configured model again (an alias: its current version) in the background
+        and swap it in; requests in flight finish on the old one. A failed load keeps the old
+        model and reports why (also in GET /v1/model and /metrics). SIGHUP does the same."""
+        thread = scorer.start_reload()
+        if thread is None:
+            raise HTTPException(409, "a reload is already running: try again when it finishes")
+        status = 202
+        if wait:
+            await anyio.to_thread.run_sync(thread.join)
+            status = 200 if scorer.reload_state.state == "loaded" else 503
+        served = scorer.served
+        body = ReloadResponse(reload=scorer.reload_state, model=served.ref if served else None)
+        return JSON(body.model_dump(mode="json"), status_code=status)
+
+    @app.get("/healthz", response_model=Health, summary="The process is alive")
+    async def healthz() -> Response:
+        return JSON({"status": "ok"})
+
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready, and why."}},
+        summary="A model is loaded and answers",
+    )
+    async def readyz() -> Response:
+        """Ready once a model has loaded and scored a warm-up lead."""
+        served = scorer.served
+        if served is None:
+            return JSON(
+                {"status": "not ready", "reason": scorer.unavailable_reason(), "model": None},
+                status_code=503,
+            )
+        return JSON({"status": "ready", "reason": None, "model": served.ref_json})
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        """Request counts and latency by route and status, scores by tier, the model loaded."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    return app
+
+
+# -- auth --------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <API key>`")
+
+
+def _auth(settings: ServiceSettings) -> tuple[Callable, Callable]:
+    """Dependencies checking an API key and an admin key (both pass in keyless development)."""
+    api = [k.get_secret_value().encode() for k in settings.api_keys]
+    admin = [k.get_secret_value().encode() for k in settings.admin_keys]
+    required = settings.auth_required
+
+    def matches(key: str, keys: list[bytes]) -> bool:
+        given = key.encode()
+        # Compare with every key in constant time: timing says nothing about which is close.
+        return any([hmac.compare_digest(given, k) for k in keys])
+
+    def presented(bearer: HTTPAuthorizationCredentials | None, header: str | None) -> str | None:
+        return bearer.credentials if bearer is not None else header
+
+    async def api_key(
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header: Annotated[str | None, Depends(_header)],
+    ) -> None:
+        if not required:
+            return
+        key = presented(bearer, header)
+        if key is None:
+            raise HTTPException(
+                401,
+                "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not matches(key, api + admin):
+            raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+    async def admin_key(
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header: Annotated[str | None, Depends(_header)],
+    ) -> None:
+        if not required:
+            return
+        await api_key(bearer, header)
+        if not admin:
+            raise HTTPException(
+                403, "admin routes are disabled: no admin key is configured (LEADSCORE_ADMIN_KEYS)"
+            )
+        if not matches(presented(bearer, header) or "", admin):
+            raise HTTPException(403, "this route needs an admin key, not a scoring key")
+
+    return api_key, admin_key
+
+
+# -- request helpers ---------------------------------------------------------------------
+
+
+def _require_model(scorer: Scorer) -> None:
+    if scorer.served is None:
+        raise HTTPException(503, f"no model to score with: {scorer.unavailable_reason()}")
+
+
+def _field_errors(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[FieldError]:
+    return [
+        FieldError(loc=[*prefix, *e["loc"]], msg=e["msg"], type=e["type"])
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _in_a_lead(error: FieldError) -> bool:
+    """An error inside one lead of a batch (['body', 'leads', i, ...]), not of the envelope."""
+    loc = error.loc
+    return len(loc) >= 3 and loc[1] == "leads" and isinstance(loc[2], int)
+
+
+def _lead_or_refusal(item: Any, limits: dict[str, int]) -> LeadIn | Refused:
+    try:
+        return LeadIn.model_validate(item, context=limits)
+    except ValidationError as exc:
+        lead_id = item.get("lead_id") if isinstance(item, dict) else None
+        return Refused(
+            lead_id=lead_id if isinstance(lead_id, str) else None,
+            errors=_field_errors(exc, ()),
+        )
+
+
+def _invalid(errors: list[FieldError]) -> Response:
+    return JSON({"detail": [e.model_dump() for e in errors]}, status_code=422)
+
+
+def _error_handlers(app: FastAPI, settings: ServiceSettings) -> None:
+    @app.exception_handler(ModelUnavailable)
+    async def no_model(request: Request, exc: ModelUnavailable) -> Response:
+        return JSON({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _invalid(
+            [FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors()]
+        )
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return JSON({"detail": too_large_detail(settings.max_body_bytes)}, status_code=413)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        # Starlette re-raises after this answer, so the server logs the traceback.
+        return JSON({"detail": "internal error: the server log has the details"}, 500)
+
+
+def _on_sighup(reload: Callable[[], object]) -> Callable[[], None]:
+    """Reload on SIGHUP where the loop can take signals; returns the undo."""
+    try:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        # No SIGHUP (Windows) or not the main thread (e.g. a test client): no signal reloads.
+        return lambda: None
+    return lambda: loop.remove_signal_handler(signal.SIGHUP)
+
+
+# -- OpenAPI -----------------------------------------------------------------------------
+
+
+def _body(schema_name: str) -> dict:
+    """An OpenAPI request body pointing at a component schema (added by `_openapi`)."""
+    ref = {"$ref": f"#/components/schemas/{schema_name}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def _openapi(app: FastAPI) -> None:
+    """Add the request body models (read by hand in the routes) to the OpenAPI components."""
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            _, defs = models_json_schema(
+                [(LeadIn, "validation"), (BatchRequest, "validation")],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -1,0 +1,165 @@
+"""`leadscore serve` (the HTTP service under uvicorn) and `leadscore score` (batch scoring)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from serving.settings import DEFAULT_MODEL_URI
+
+
+class Method(StrEnum):
+    """How reasons are computed."""
+
+    PATH = "path"
+    SHAP = "shap"
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 for every interface.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model to serve: models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model or a "
+            f"directory. Default: LEADSCORE_MODEL_URI, else {DEFAULT_MODEL_URI}."
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes; each loads its own copy of the model.")
+    ] = 1,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="production (API keys required) or development (keys optional, loopback "
+            "only without keys). Default: LEADSCORE_MODE, else production."
+        ),
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request (costs latency).")] = False,
+) -> None:
+    """Serve the scoring API (POST /v1/score, /v1/score/batch; docs at /docs)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from serving.settings import ServiceSettings
+
+    # Workers are separate processes that read their settings from the environment.
+    if model is not None:
+        os.environ["LEADSCORE_MODEL_URI"] = model
+    if mode is not None:
+        os.environ["LEADSCORE_MODE"] = mode
+    try:
+        settings = ServiceSettings()
+    except ValidationError as exc:
+        raise typer.BadParameter(_first_message(exc), param_hint="settings") from exc
+    if not settings.auth_required and not _is_loopback(host):
+        raise typer.BadParameter(
+            f"development mode without API keys listens on loopback only, not {host}: set "
+            "LEADSCORE_API_KEYS, or use --host 127.0.0.1.",
+            param_hint="--host",
+        )
+    typer.echo(f"serving {settings.model_uri} on http://{host}:{port} ({settings.mode} mode)")
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop" if _has("uvloop") else "auto",
+        http="httptools" if _has("httptools") else "auto",
+        access_log=access_log,
+        log_level="info",
+    )
+
+
+def score(
+    leads: Annotated[
+        Path,
+        typer.Option(
+            help="Leads table (Parquet file/directory or CSV) with the contract's "
+            "columns: lead_id, created_at and attributes."
+        ),
+    ],
+    events: Annotated[
+        Path | None,
+        typer.Option(help="Events table (lead_id, occurred_at, event_type): Parquet or CSV."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Scores to write: .parquet or .csv.")] = Path(
+        "scores.parquet"
+    ),
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(help="Score as of this time (UTC if no zone is given); default: now."),
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(help="models:/NAME@ALIAS, models:/NAME/VERSION, runs:/ID/model or a dir."),
+    ] = DEFAULT_MODEL_URI,
+    reasons: Annotated[
+        bool, typer.Option(help="Add the reasons column (top positive and negative reasons).")
+    ] = False,
+    reasons_method: Annotated[
+        Method, typer.Option(help="path (fast) or shap (exact TreeSHAP, slower).")
+    ] = Method.PATH,
+) -> None:
+    """Score a table of leads with the same model and code as the service."""
+    import orjson
+
+    from serving.batch import read_journeys, read_leads, score_leads
+    from serving.loader import load_served_model
+
+    started = time.perf_counter()
+    scoring_model, ref, uri = load_served_model(model)
+    lead_table = read_leads(leads)
+    journeys = None
+    if scoring_model.spec.pipeline.use_behaviour:
+        if events is None:
+            raise typer.BadParameter("this model uses behaviour features: pass --events")
+        journeys = read_journeys(events, lead_table["lead_id"].to_numpy())
+    when = as_of or datetime.now(UTC)
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    scores = score_leads(
+        scoring_model, lead_table, journeys, when, reasons=reasons, method=reasons_method.value
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        if reasons:
+            scores["reasons"] = [orjson.dumps(r).decode() for r in scores["reasons"]]
+        scores.to_csv(out, index=False)
+    else:
+        scores.to_parquet(out, index=False)
+    tiers = scores["tier"].value_counts().to_dict()
+    typer.echo(
+        f"scored {len(scores):,} leads as of {when.isoformat()} with {ref.name} "
+        f"version {ref.version or '-'} ({uri}) in {time.perf_counter() - started:.1f}s: "
+        f"{tiers} -> {out}"
+    )
+
+
+def _first_message(exc: Exception) -> str:
+    errors = getattr(exc, "errors", lambda: [])()
+    return errors[0]["msg"].removeprefix("Value error, ") if errors else str(exc)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _has(module: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(module) is not None

@@ -1,0 +1,307 @@
+"""The scoring object: validated leads in, scores with reasons out. No HTTP in here.
+
+It holds the served model behind one reference: a request reads it once and finishes on that
+model, while a reload builds and warms the next model aside and swaps the reference (an atomic
+assignment). A failed load leaves the old model serving and records why.
+
+The per-lead path stays off pandas: the model's own pipeline makes one numpy row per lead,
+one compiled pass gives raw scores and contributions, and answers are plain dicts and
+dataclasses that orjson writes directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from features.describe import ReasonWriter
+from features.schema import CREATED_AT, EVENT_CODE, EVENT_TYPES, LEAD_ID
+from serving.loader import load_served_model
+from serving.schemas import FieldError, LeadIn, ModelInfo, ModelRef, ReloadState, TierInfo
+from serving.settings import ServiceSettings
+from training.artifact import ScoringModel
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[str], tuple[ScoringModel, ModelRef, str]]
+
+
+class ModelUnavailable(RuntimeError):
+    """No model is loaded; the message says why."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A lead of a batch that failed validation: reported in place, not scored."""
+
+    lead_id: str | None
+    errors: list[FieldError]
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded, warmed-up model and what the answers say about it."""
+
+    model: ScoringModel
+    ref: ModelRef
+    uri: str
+    loaded_at: datetime
+    writer: ReasonWriter
+    ref_json: dict[str, str | None]
+    attribute_names: tuple[str, ...]
+    attribute_sources: frozenset[str]
+
+    @classmethod
+    def build(cls, model: ScoringModel, ref: ModelRef, uri: str) -> ServedModel:
+        attributes = model.spec.pipeline.attributes
+        return cls(
+            model=model,
+            ref=ref,
+            uri=uri,
+            loaded_at=datetime.now(UTC),
+            writer=ReasonWriter(model.feature_names, attributes),
+            ref_json=ref.model_dump(),
+            attribute_names=attributes.names,
+            attribute_sources=frozenset(attributes.sources),
+        )
+
+
+class Scorer:
+    """Scores leads with the current model; loads and reloads it."""
+
+    def __init__(self, settings: ServiceSettings, loader: Loader | None = None) -> None:
+        self.settings = settings
+        self._loader = loader or load_served_model
+        self._served: ServedModel | None = None
+        self._reload = ReloadState(state="idle")
+        self._loading = threading.Lock()
+
+    # -- the model -----------------------------------------------------------------------
+    @property
+    def served(self) -> ServedModel | None:
+        return self._served
+
+    @property
+    def reload_state(self) -> ReloadState:
+        return self._reload
+
+    def unavailable_reason(self) -> str:
+        """Why there is no model (empty when there is one)."""
+        if self._served is not None:
+            return ""
+        if self._reload.state == "loading":
+            return f"loading the model from {self.settings.model_uri}"
+        if self._reload.error:
+            return self._reload.error
+        return "no model loaded yet"
+
+    def current(self) -> ServedModel:
+        """The model to answer with; raises `ModelUnavailable` with the reason if none."""
+        served = self._served
+        if served is None:
+            raise ModelUnavailable(f"no model to score with: {self.unavailable_reason()}")
+        return served
+
+    def load(self) -> ReloadState:
+        """(Re)load the configured model now; on failure the old model keeps serving."""
+        with self._loading:
+            return self._load()
+
+    def start_reload(self) -> threading.Thread | None:
+        """Reload in a background thread; None if a load is already running."""
+        if not self._loading.acquire(blocking=False):
+            return None
+
+        def run() -> None:
+            try:
+                self._load()
+            finally:
+                self._loading.release()
+
+        thread = threading.Thread(target=run, name="model-reload", daemon=True)
+        thread.start()
+        return thread
+
+    def _load(self) -> ReloadState:
+        started = datetime.now(UTC)
+        self._reload = ReloadState(state="loading", started_at=started)
+        try:
+            model, ref, uri = self._loader(self.settings.model_uri)
+            served = ServedModel.build(model, ref, uri)
+            self._warm_up(served)
+        except Exception as exc:  # any failure to load must leave the old model serving
+            log.exception("loading the model from %s failed", self.settings.model_uri)
+            kept = " (the previous model keeps serving)" if self._served else ""
+            self._reload = ReloadState(
+                state="failed",
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                error=f"loading {self.settings.model_uri} failed: {exc}{kept}",
+            )
+        else:
+            self._served = served  # the swap: requests already running keep the old one
+            self._reload = ReloadState(
+                state="loaded", started_at=started, finished_at=datetime.now(UTC)
+            )
+            log.info("serving %s (%s)", ref, uri)
+        return self._reload
+
+    def _warm_up(self, served: ServedModel) -> None:
+        """Score one lead doing everything once: compiles the kernels, proves the model answers."""
+        now = datetime.now(UTC)
+        lead = LeadIn(
+            created_at=now - timedelta(days=30),
+            events=[
+                {"event_type": kind, "occurred_at": now - timedelta(days=i + 1)}
+                for i, kind in enumerate(EVENT_TYPES)
+            ],
+        )
+        self._score_leads(served, [lead], None, now)
+
+    # -- scoring -------------------------------------------------------------------------
+    def score(self, lead: LeadIn, now: datetime | None = None) -> dict[str, Any]:
+        """The answer for one lead (fields of `ScoreResponse`)."""
+        now = now or datetime.now(UTC)
+        return self._score_leads(self.current(), [lead], None, now)[0]
+
+    def score_batch(
+        self,
+        leads: Sequence[LeadIn | Refused],
+        as_of: datetime | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Answers for a batch (fields of `BatchResponse`), refused leads failed in place."""
+        served = self.current()
+        now = now or datetime.now(UTC)
+        valid = [i for i, lead in enumerate(leads) if isinstance(lead, LeadIn)]
+        answers = self._score_leads(served, [leads[i] for i in valid], as_of, now)
+        results: list[dict[str, Any] | None] = [None] * len(leads)
+        for i, answer in zip(valid, answers, strict=True):
+            answer["index"] = i
+            answer["status"] = "scored"
+            results[i] = answer
+        for i, item in enumerate(leads):
+            if isinstance(item, Refused):
+                results[i] = {
+                    "index": i,
+                    "lead_id": item.lead_id,
+                    "status": "failed",
+                    "errors": [e.model_dump() for e in item.errors],
+                }
+        return {
+            "model": served.ref_json,
+            "scored": len(valid),
+            "failed": len(leads) - len(valid),
+            "results": results,
+        }
+
+    def _score_leads(
+        self,
+        served: ServedModel,
+        leads: Sequence[LeadIn],
+        default_as_of: datetime | None,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        if not leads:
+            return []
+        model = served.model
+        matrix = np.empty((len(leads), len(model.feature_names)), dtype=np.float64)
+        values: list[list] = []
+        prepared = []
+        for r, lead in enumerate(leads):
+            as_of = lead.as_of or default_as_of or now
+            record: dict[str, object] = dict(lead.attributes)
+            record[CREATED_AT] = lead.created_at
+            record[LEAD_ID] = lead.lead_id or ""
+            events = [(e.occurred_at, e.event_type) for e in lead.events]
+            behaviour, attributes = model.spec.pipeline.one(record, events, as_of)
+            matrix[r] = model.encode_one(behaviour, attributes)[0]
+            values.append([*behaviour.tolist(), *(attributes[n] for n in served.attribute_names)])
+            prepared.append((as_of, _warnings(served, lead, as_of)))
+        explained = model.explain(matrix, self.settings.reasons_method)
+        probability = model.spec.calibrator.apply(explained.raw)
+        scores = model.score_0_100(probability)
+        tiers = model.tier(probability)
+        want_reasons = self.settings.reasons_positive or self.settings.reasons_negative
+        answers = []
+        for r, lead in enumerate(leads):
+            as_of, warnings = prepared[r]
+            reasons = (
+                served.writer.reasons(
+                    explained.contributions[r],
+                    values[r],
+                    self.settings.reasons_positive,
+                    self.settings.reasons_negative,
+                )
+                if want_reasons
+                else []
+            )
+            answers.append(
+                {
+                    "lead_id": lead.lead_id,
+                    "probability": float(probability[r]),
+                    "score": int(scores[r]),
+                    "tier": str(tiers[r]),
+                    "reasons": reasons,
+                    "model": served.ref_json,
+                    "as_of": as_of,
+                    "scored_at": now,
+                    "warnings": warnings,
+                }
+            )
+        return answers
+
+    # -- description ---------------------------------------------------------------------
+    def info(self) -> ModelInfo:
+        """What GET /v1/model shows."""
+        served = self.current()
+        spec = served.model.spec
+        meta = spec.metadata
+        thresholds = [*spec.tiers.thresholds, None]
+        return ModelInfo(
+            model=served.ref,
+            uri=served.uri,
+            loaded_at=served.loaded_at,
+            target=meta.target,
+            horizon_days=meta.horizon_days,
+            trained_at=meta.trained_at,
+            train_window=meta.train_window,
+            calibration_window=meta.calibration_window,
+            test_window=meta.test_window,
+            tiers=[
+                TierInfo(name=n, min_probability=t)
+                for n, t in zip(spec.tiers.names, thresholds, strict=True)
+            ],
+            tier_policy=spec.tiers.policy,
+            metrics=meta.metrics,
+            features=list(served.model.feature_names),
+            reasons_method=self.settings.reasons_method,
+            last_reload=self._reload,
+        )
+
+
+def _warnings(served: ServedModel, lead: LeadIn, as_of: datetime) -> list[str]:
+    """What the service worked around in this lead's input."""
+    out = []
+    unknown = [e.event_type for e in lead.events if e.event_type not in EVENT_CODE]
+    if unknown:
+        n = len(unknown)
+        out.append(
+            f"{n} event{'s' if n > 1 else ''} of unknown type counted as 'other' "
+            f"(e.g. {unknown[0]!r}); known types: see the event_type field of the API docs"
+        )
+    late = sum(e.occurred_at >= as_of for e in lead.events)
+    if late:
+        out.append(f"{late} event{'s' if late > 1 else ''} at or after as_of ignored")
+    if lead.created_at > as_of:
+        out.append("created_at is after as_of")
+    missing = served.attribute_sources.difference(lead.attributes)
+    if missing:
+        out.append(f"attributes the model uses are missing (scored as unknown): {sorted(missing)}")
+    return out

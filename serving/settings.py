@@ -1,0 +1,128 @@
+"""Service settings, from the environment (`LEADSCORE_...`) or arguments, checked at start.
+
+In production mode the service refuses to start without an API key, or with a key that looks
+like a placeholder; development mode may run without keys (on loopback: see `leadscore serve`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from training.explain import ReasonsMethod
+
+DEFAULT_MODEL_URI = "models:/lead-conversion@champion"
+MIN_KEY_LENGTH = 16
+# Keys copied from examples and tutorials: never accepted in production.
+PLACEHOLDER_KEYS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "default",
+        "password",
+        "apikey",
+        "api-key",
+        "api_key",
+        "admin",
+        "test",
+        "dev",
+        "development",
+        "leadscore",
+        "your-api-key",
+        "your-api-key-here",
+    }
+)
+
+Keys = Annotated[list[SecretStr], NoDecode]
+
+
+class ServiceSettings(BaseSettings):
+    """Everything the scoring service is configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEADSCORE_", extra="ignore", protected_namespaces=()
+    )
+
+    mode: Literal["development", "production"] = Field(
+        "production",
+        description="production requires API keys (not placeholders); development may run "
+        "without any, for local use.",
+    )
+    model_uri: str = Field(
+        DEFAULT_MODEL_URI,
+        description="The model to serve: models:/NAME@ALIAS (reload follows the alias), "
+        "models:/NAME/VERSION, runs:/ID/model, or a directory such as models/lead-conversion.",
+    )
+    api_keys: Keys = Field(
+        default_factory=list, description="Keys that may score, comma-separated."
+    )
+    api_keys_file: Path | None = Field(
+        None, description="File with one API key per line (blank lines and # comments skipped)."
+    )
+    admin_keys: Keys = Field(
+        default_factory=list,
+        description="Keys that may also use /v1/admin routes, comma-separated.",
+    )
+    admin_keys_file: Path | None = Field(None, description="File with one admin key per line.")
+    max_leads_per_batch: int = Field(1000, ge=1, description="Leads in one /v1/score/batch call.")
+    max_events_per_lead: int = Field(5000, ge=1, description="Events in one lead's journey.")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Larger request bodies are refused with 413."
+    )
+    reasons_positive: int = Field(3, ge=0, description="Reasons raising the score per lead.")
+    reasons_negative: int = Field(3, ge=0, description="Reasons lowering the score per lead.")
+    reasons_method: ReasonsMethod = Field(
+        "path",
+        description="path: contributions along each tree's decision path (microseconds); "
+        "shap: exact TreeSHAP (milliseconds per lead).",
+    )
+
+    @field_validator("api_keys", "admin_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _read_key_files_and_refuse_unsafe_production(self) -> ServiceSettings:
+        self.api_keys = [*self.api_keys, *_read_keys(self.api_keys_file)]
+        self.admin_keys = [*self.admin_keys, *_read_keys(self.admin_keys_file)]
+        self.api_keys_file = self.admin_keys_file = None  # read once: validation is idempotent
+        if self.mode == "production":
+            if not self.api_keys and not self.admin_keys:
+                raise ValueError(
+                    "production mode needs an API key: set LEADSCORE_API_KEYS (comma-separated) "
+                    "or LEADSCORE_API_KEYS_FILE, or run with LEADSCORE_MODE=development locally."
+                )
+            for key in (*self.api_keys, *self.admin_keys):
+                _refuse_weak(key.get_secret_value())
+        return self
+
+    @property
+    def auth_required(self) -> bool:
+        """Keys are checked unless development mode runs without any."""
+        return bool(self.api_keys or self.admin_keys) or self.mode == "production"
+
+
+def _read_keys(path: Path | None) -> list[SecretStr]:
+    if path is None:
+        return []
+    if not path.is_file():
+        raise ValueError(f"the key file {path} does not exist: create it (one key per line).")
+    lines = (line.strip() for line in path.read_text().splitlines())
+    return [SecretStr(line) for line in lines if line and not line.startswith("#")]
+
+
+def _refuse_weak(key: str) -> None:
+    if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_KEY_LENGTH:
+        raise ValueError(
+            f"refusing a placeholder or short API key ({len(key)} characters) in production: "
+            f"use at least {MIN_KEY_LENGTH} random characters, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
