@@ -1,0 +1,50 @@
+"""A signal that exists only after the train window must not reach the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.pipeline import AS_OF
+from features.trainingset import LABEL
+from tests import training_data
+from training.split import time_split
+from training.train import train_model
+
+# A feature that is 0 for every synthetic lead (no "other" events are generated), so
+# overwriting it plants a signal without changing anything else.
+PLANTED = "n_other_total"
+
+
+def plant(frame: pd.DataFrame, known_from: pd.Timestamp, horizon_days: float) -> pd.DataFrame:
+    """The feature equals the label for rows whose label window ends after `known_from`."""
+    planted = frame.copy()
+    after = planted[AS_OF] + pd.Timedelta(days=horizon_days) > known_from
+    planted[PLANTED] = np.where(after, planted[LABEL], 0).astype(np.float32)
+    return planted
+
+
+def planted_gain(result) -> float:
+    booster = result.model.booster
+    gains = dict(zip(booster.feature_name(), booster.feature_importance("gain"), strict=True))
+    return float(gains[PLANTED])
+
+
+def test_a_future_only_signal_is_invisible_to_the_model():
+    built, config = training_data.training_set(), training_data.config()
+    assert (built.frame[PLANTED] == 0).all()
+    horizon = config.training_set.horizon_days
+    start = time_split(built.frame, config.split, horizon).summary.calibration_start
+    clean = training_data.trained()
+
+    leaky = train_model(plant(built.frame, pd.Timestamp(start), horizon), built.pipeline, config)
+    assert planted_gain(leaky) == 0.0
+    assert leaky.report.test.roc_auc < 0.95
+    assert abs(leaky.report.test.roc_auc - clean.report.test.roc_auc) < 0.02
+
+    # Control: the same signal planted in every row is learnt, and looks near perfect on
+    # test, so the assertions above are not vacuous.
+    always = plant(built.frame, built.frame[AS_OF].min() - pd.Timedelta(days=horizon), horizon)
+    peeking = train_model(always, built.pipeline, config)
+    assert planted_gain(peeking) > 0.0
+    assert peeking.report.test.roc_auc > 0.95
