@@ -72,7 +72,8 @@ def synthetic_leads(
     events = pd.DataFrame(
         {
             "lead_id": np.array(ids, dtype=object)[lead_of],
-            "occurred_at": pd.Timestamp(as_of) - pd.to_timedelta(ages, unit="s"),
+            # Whole milliseconds: what JSON timestamps carry without rounding.
+            "occurred_at": (pd.Timestamp(as_of) - pd.to_timedelta(ages, unit="s")).floor("ms"),
             "event_type": rng.choice(np.array(EVENT_TYPES, dtype=object), len(lead_of), p=_WEIGHTS),
         }
     )
