@@ -332,10 +332,11 @@ def rules_vs_model(
 
     `points` holds each row's points per rule (columns `action:...`, `fit:...`). The model's
     log-odds are put on the points scale by matching their spread with that of the points
-    totals (`attrs["points_per_log_odds"]`). An action rule is compared with the action's
-    effect for the leads it gave points to; a fit rule with the contribution of the attribute
-    it reads, by regressing that contribution on the rule's points across all rows (for a
-    fit rule, `mean_points_given` is the mean size of its points, plus or minus).
+    totals (`attrs["points_per_log_odds"]`; per doubling of the odds:
+    `attrs["points_to_double_odds"]`). An action rule is compared with the action's effect
+    for the leads it gave points to; a fit rule with the contribution of the attribute it
+    reads, by regressing that contribution on the rule's points across all rows (for a fit
+    rule, `mean_points_given` is the mean size of its points, plus or minus).
     `model_points_per_rule_point` is how many points the model gives for each point the
     rule gives: 1 = they agree, 0.3 = the rule over-values it (or over-penalises, for minus
     points), 2 = it under-values it; within `tolerance` of 1 it is "about right", below
@@ -379,6 +380,7 @@ def rules_vs_model(
         )
     table = pd.DataFrame(out)
     table.attrs["points_per_log_odds"] = scale
+    table.attrs["points_to_double_odds"] = scale * np.log(2.0)
     return table
 
 

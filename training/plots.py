@@ -98,18 +98,20 @@ def lift_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     y = np.asarray(y, dtype=np.float64)
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
-    share = np.arange(1, len(y) + 1) / len(y)
+    called = np.arange(1, len(y) + 1)
+    # From the top 1% on: the first handful of leads make a lift curve jump about.
+    start = max(int(np.ceil(0.01 * len(y))) - 1, 0)
     for method, score in scores.items():
-        order = _best_first(score)
-        ax.plot(share, np.cumsum(y[order]) / np.arange(1, len(y) + 1) / y.mean(), label=method)
+        lift = np.cumsum(y[_best_first(score)]) / called / y.mean()
+        ax.plot(called[start:] / len(y), lift[start:], label=method)
     ax.axhline(1.0, color="grey", linestyle=":", linewidth=1, label="random (lift 1)")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set(
         xlabel="share of leads contacted (best score first)",
         ylabel="lift: conversion rate / average conversion rate",
         title="Lift chart, test slice",
-        xlim=(0.01, 1),
     )
-    ax.set_xscale("log")
     ax.legend(loc="upper right")
     return fig
 
