@@ -1,0 +1,150 @@
+"""End to end: `leadscore serve` as a real uvicorn process on a loopback port, serving the
+registry's @champion; the alias moves twice mid-stream (admin reload, then SIGHUP) and not one
+request fails."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serving_fixtures import (
+    AS_OF_TIME,
+    feature_frame,
+    lead_payload,
+    make_model,
+    synthetic_leads,
+)
+from training.registry import RegistrySettings, log_model_run, tracking
+
+API_KEY = "e2e-scoring-key-0123456789"
+ADMIN_KEY = "e2e-admin-key-0123456789ab"
+NAME = "lead-conversion-e2e"
+
+
+def _register(settings: RegistrySettings, seed: int) -> int:
+    logged = log_model_run(
+        make_model(seed=seed),
+        params={"seed": str(seed)},
+        metrics={},
+        headline={},
+        texts={},
+        figures={},
+        evaluation_rows=None,
+        settings=settings,
+        example_rows=feature_frame(*synthetic_leads(3, seed), AS_OF_TIME),
+    )
+    _point_champion(settings, logged.version)
+    return logged.version
+
+
+def _point_champion(settings: RegistrySettings, version: int) -> None:
+    with tracking(settings) as client:
+        client.set_registered_model_alias(NAME, "champion", version)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited: {process.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the server did not become ready")
+
+
+def _version(url: str) -> str:
+    info = httpx.get(f"{url}/v1/model", headers={"X-API-Key": API_KEY}, timeout=5).json()
+    return info["model"]["version"]
+
+
+@pytest.mark.slow
+def test_real_server_scores_and_reloads_without_a_failed_request(tmp_path: Path):
+    settings = RegistrySettings(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", model_name=NAME)
+    first = _register(settings, seed=0)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = os.environ | {
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "LEADSCORE_MODEL_URI": f"models:/{NAME}@champion",
+        "LEADSCORE_MODE": "production",
+        "LEADSCORE_API_KEYS": API_KEY,
+        "LEADSCORE_ADMIN_KEYS": ADMIN_KEY,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leadscore", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    leads, events = synthetic_leads(10, seed=21)
+    payloads = [lead_payload(leads, events, i, AS_OF_TIME) for i in range(len(leads))]
+    answers: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        with httpx.Client(base_url=url, headers={"X-API-Key": API_KEY}, timeout=10) as client:
+            i = 0
+            while not stop.is_set():
+                response = client.post("/v1/score", json=payloads[i % len(payloads)])
+                body = response.json()
+                answers.append((response.status_code, body.get("model", {}).get("version")))
+                i += 1
+
+    try:
+        _wait_ready(url, process)
+        assert _version(url) == str(first)
+        streamer = threading.Thread(target=stream)
+        streamer.start()
+        time.sleep(0.5)
+
+        second = _register(settings, seed=1)
+        reload = httpx.post(
+            f"{url}/v1/admin/reload?wait=true", headers={"X-API-Key": ADMIN_KEY}, timeout=60
+        )
+        assert reload.status_code == 200, reload.text
+        assert reload.json()["model"]["version"] == str(second)
+        time.sleep(0.5)
+
+        # Roll back by moving the alias, and tell the server with SIGHUP.
+        _point_champion(settings, first)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while _version(url) != str(first):
+            assert time.monotonic() < deadline, "SIGHUP did not reload the model"
+            time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        if "streamer" in locals():
+            streamer.join(timeout=30)
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+
+    statuses = {status for status, _ in answers}
+    assert statuses == {200}, output[-3000:]
+    versions = [version for _, version in answers]
+    assert {str(first), str(second)} <= set(versions)
+    # The stream saw first -> second -> first, each swap once.
+    changes = [v for i, v in enumerate(versions) if i == 0 or v != versions[i - 1]]
+    assert changes == [str(first), str(second), str(first)]
