@@ -1,0 +1,121 @@
+"""`leadscore train`, the minimum-data check and the optional tuning, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from features.schema import LEAD_ID
+from leadscore import app
+from tests import training_data
+from training.artifact import ScoringModel
+from training.checks import InsufficientDataError
+from training.fit import BoosterParams
+from training.train import train_model
+from training.tune import TuneConfig, tune_params
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_train_from_a_data_directory_writes_report_and_exports_the_model(tmp_path):
+    out, export = tmp_path / "report", tmp_path / "models" / "demo"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(training_data.data_dir()),
+            "--out",
+            str(out),
+            "--export",
+            str(export),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| ROC AUC |" in result.output
+    assert "learned model | hand-weighted points | oracle" in result.output
+    assert f"report: {out / 'report.md'}" in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert {m["method"] for m in report["comparison"]} == {
+        "learned model",
+        "hand-weighted points",
+        "oracle",
+    }
+    for name in ("report.md", "roc.png", "reliability.png", "gain.png", "feature_importance.png"):
+        assert (out / name).stat().st_size > 0
+    model = ScoringModel.load(export)
+    assert model.spec.metadata.metrics["test_roc_auc"] == pytest.approx(report["test"]["roc_auc"])
+
+
+@pytest.mark.slow
+def test_train_from_a_training_set_file_reads_its_target_and_horizon(tmp_path):
+    built = training_data.training_set()
+    path = tmp_path / "ts.parquet"
+    built.write(path)
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        "tiers:\n  rules:\n    - {name: hot, max_share_per_week: 0.1}\n  last: rest\n"
+    )
+    result = runner.invoke(
+        app, ["train", "--training-set", str(path), "--config", str(config), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "hand-weighted points not compared" in result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["horizon_days"] == built.report.horizon_days
+    assert [t["tier"] for t in report["tiers_test"]] == ["hot", "rest"]
+
+
+def test_help_explains_every_option():
+    result = runner.invoke(app, ["train", "--help"])
+    assert result.exit_code == 0
+    for option in ("--training-set", "--data", "--rules", "--out", "--export", "--config"):
+        assert option in result.output
+    for option in ("--force", "--tune", "--tune-trials"):
+        assert option in result.output
+
+
+def test_too_little_data_names_what_is_missing_and_the_way_out(tmp_path):
+    built = training_data.training_set()
+    leads = built.frame[LEAD_ID].unique()
+    few = built.frame[built.frame[LEAD_ID].isin(leads[: len(leads) // 4])]
+    with pytest.raises(InsufficientDataError) as error:
+        train_model(few, built.pipeline, training_data.config())
+    message = str(error.value)
+    assert "the train slice has" in message and "at least 100 are needed" in message
+    assert "the test slice has" in message and "--force" in message
+
+    forced = train_model(
+        few, built.pipeline, training_data.config().model_copy(update={"force": True})
+    )
+    assert any("forced despite too little data" in w for w in forced.report.warnings)
+    assert "## Warnings" in forced.report.markdown()
+
+    path = tmp_path / "few.parquet"
+    built.model_copy(update={"frame": few}).write(path)
+    result = runner.invoke(app, ["train", "--training-set", str(path), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--force" in result.output
+
+
+def test_tuning_searches_only_the_train_slice_and_keeps_the_defaults_if_best():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 5))
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(2 * X[:, 0] - 3)))).astype(int)
+    params, summary = tune_params(
+        X[:2000],
+        y[:2000],
+        X[2000:],
+        y[2000:],
+        feature_names=[f"f{i}" for i in range(5)],
+        categorical_features=[],
+        base=BoosterParams(monotone_intent=False),
+        config=TuneConfig(enabled=True, trials=3),
+    )
+    assert summary.trials == 3
+    assert summary.best_valid_auc >= summary.default_valid_auc
+    assert params.num_leaves == summary.best_params["num_leaves"]
