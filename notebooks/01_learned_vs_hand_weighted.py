@@ -31,8 +31,11 @@
 # export LEADSCORE_NB_DATA=data/quickstart/synth   # the data it was trained on, or newer
 # ```
 #
-# Without them the notebook builds a small synthetic demo (fake but realistic leads) and
-# trains a model on it, so it runs anywhere.
+# Relative paths are read from the project folder (where you ran `leadscore quickstart`).
+# Without these variables the notebook builds a small synthetic demo (fake but realistic
+# leads) and trains a model on it, so it runs anywhere. Figures are saved as PNG files in
+# `LEADSCORE_NB_FIGURES` (default: beside the demo's training report, or
+# `data/notebooks/figures`).
 
 # %%
 # %matplotlib inline

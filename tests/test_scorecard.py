@@ -111,3 +111,16 @@ def test_notebook_inputs_want_both_a_model_and_its_data_or_neither() -> None:
         notebook_demo.inputs().model.spec.metadata.data_fingerprint
     )
     assert str(demo / "model") in given.source
+
+
+@pytest.mark.slow  # trains the demo model once per session
+def test_notebook_inputs_read_relative_paths_from_the_project_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Jupyter runs a notebook in notebooks/; the user's paths are relative to the project.
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "demo").symlink_to(notebook_demo.workdir() / "demo")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    given = notebook_inputs(notebook_demo.settings(model="demo/model", data=Path("demo/data")))
+    assert len(given.contract.leads) == notebook_demo.DEMO_LEADS

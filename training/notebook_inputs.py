@@ -69,7 +69,11 @@ class NotebookInputs:
 def notebook_inputs(settings: NotebookSettings | None = None) -> NotebookInputs:
     """Load the configured model and data, or make (or reuse) the demo ones."""
     settings = settings or NotebookSettings()
-    rules = PointsRules.from_yaml(settings.rules) if settings.rules else PointsRules.default()
+    rules = (
+        PointsRules.from_yaml(_in_project(settings.rules))
+        if settings.rules
+        else PointsRules.default()
+    )
     if settings.model is None and settings.data is None:
         demo = settings.workdir / "demo"
         train_demo(demo, settings.demo_leads, settings.seed)
@@ -86,15 +90,30 @@ def notebook_inputs(settings: NotebookSettings | None = None) -> NotebookInputs:
             "set both LEADSCORE_NB_MODEL and LEADSCORE_NB_DATA (a model and the data it was "
             "trained on, or newer), or neither for the synthetic demo."
         )
-    from training.registry import load_model
+    from training.registry import SQLITE_PREFIX, RegistrySettings, load_model
 
+    registry = RegistrySettings()
+    if registry.tracking_uri.startswith(SQLITE_PREFIX):
+        store = _in_project(registry.tracking_uri.removeprefix(SQLITE_PREFIX))
+        registry = registry.model_copy(update={"tracking_uri": f"{SQLITE_PREFIX}{store}"})
     return NotebookInputs(
-        model=load_model(settings.model),
-        contract=read_contract_dir(settings.data),
+        model=load_model(str(_in_project(settings.model)), registry),
+        contract=read_contract_dir(_in_project(settings.data)),
         rules=rules,
         figures_dir=settings.figures or settings.workdir / "figures",
         source=f"model {settings.model} on the data in {settings.data}",
     )
+
+
+def _in_project(path: str | Path) -> str | Path:
+    """`path` itself, unless only the project directory has it (then the path there).
+
+    Jupyter runs a notebook in its own folder (`notebooks/`), while paths such as
+    `data/quickstart/synth` or the default `sqlite:///mlflow.db` are relative to the
+    project, where `leadscore quickstart` ran. Model URIs are never paths, so stay as given.
+    """
+    in_project = project_dir() / path
+    return in_project if not Path(path).exists() and in_project.exists() else path
 
 
 def train_demo(directory: Path, leads: int, seed: int) -> Path:
