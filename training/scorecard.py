@@ -93,6 +93,7 @@ class SuggestedRules:
     held_out_points: np.ndarray  # the table's points total of each held-out row
 
     def auc(self, method: str) -> float:
+        """Held-out ROC AUC of one method (`learned model`, `hand-weighted points`, ...)."""
         return next(row.roc_auc for row in self.quality if row.method == method)
 
     def to_yaml(self, model_name: str = "") -> str:
