@@ -7,7 +7,7 @@ kernel and the same attribute transforms; tests prove they agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 import numpy as np
@@ -37,6 +37,20 @@ class FeaturePipeline(BaseModel):
     @property
     def feature_names(self) -> tuple[str, ...]:
         return self.behaviour_names + self.attributes.names
+
+    def without(self, names: Collection[str]) -> FeaturePipeline:
+        """This pipeline without the named attribute features (e.g. ones the leakage audit
+        flagged). Behaviour features come from one kernel pass and cannot be left out singly."""
+        behaviour = sorted(set(names) & set(self.behaviour_names))
+        if behaviour:
+            raise ValueError(
+                f"{behaviour} are behaviour features, computed together from the events: "
+                "they cannot be left out one by one; fix the events that cause them instead"
+            )
+        specs = tuple(s for s in self.attributes.specs if s.name not in names)
+        return self.model_copy(
+            update={"attributes": self.attributes.model_copy(update={"specs": specs})}
+        )
 
     def frame(
         self, leads: pd.DataFrame, journeys: Journeys | None, rows: pd.DataFrame

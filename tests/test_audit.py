@@ -6,7 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.audit import KEEP_OPTION, AuditConfig, audit_columns, name_words
+from features.behaviour import BEHAVIOUR_FEATURES
+from features.pipeline import FeaturePipeline
+from features.schema import LEAD_ID
+from features.trainingset import LABEL
+from training.audit import (
+    KEEP_OPTION,
+    AuditConfig,
+    LeakageError,
+    audit_columns,
+    audit_training_set,
+    name_words,
+)
 
 N = 2_000
 
@@ -101,3 +112,26 @@ def test_name_words_read_camel_case_and_ignore_our_behaviour_names() -> None:
     assert set(name_words("Asymmetrique Profile Score")) == {"asymmetrique", "profile", "score"}
     assert name_words("days_since_last_event") == {}
     assert name_words("Total Time Spent on Website") == {}
+
+
+def test_a_leaky_behaviour_feature_stops_training_unless_kept() -> None:
+    rng = np.random.default_rng(11)
+    leads = np.repeat(np.arange(600), 2)  # two cut-offs per lead
+    y = np.repeat((rng.random(600) < 0.3).astype(np.int8), 2)
+    frame = pd.DataFrame(rng.random((len(y), len(BEHAVIOUR_FEATURES))), columns=BEHAVIOUR_FEATURES)
+    # Logged when the deal closed: it copies the outcome.
+    frame["n_contact_sales_total"] = y + rng.random(len(y)) * 0.1
+    # Honest: most non-converters never requested a demo (missing), converters often did.
+    asked = rng.random(len(y)) < np.where(y == 1, 0.7, 0.1)
+    frame["days_since_last_demo_request"] = np.where(asked, rng.random(len(y)) * 30, np.nan)
+    frame[LEAD_ID] = leads.astype(str)
+    frame[LABEL] = y
+    pipeline = FeaturePipeline()
+    with pytest.raises(LeakageError, match=f'{KEEP_OPTION} "n_contact_sales_total"'):
+        audit_training_set(frame, pipeline, AuditConfig())
+    audit = audit_training_set(frame, pipeline, AuditConfig(keep=("n_contact_sales_total",)))
+    by_name = {c.column: c for c in audit.columns}
+    assert by_name["n_contact_sales_total"].kept
+    assert by_name["days_since_last_demo_request"].verdict == "ok"
+    with pytest.raises(ValueError, match="cannot be left out"):
+        pipeline.without(["n_contact_sales_total"])

@@ -123,7 +123,10 @@ def test_flat_export_with_dates_uses_the_time_split(tmp_path: Path) -> None:
     split = report.time_split.split
     assert split.train.last_cutoff < split.calibration.first_cutoff
     assert result.model.spec.metadata.target == "Converted = yes"
+    # The trainer itself audited: the status was left out and the trade-off measured.
+    assert "Lead Status" in report.time_split.audit.left_out
     assert report.audit.metrics_as_trained["roc_auc"] == report.time_split.test.roc_auc
+    assert report.audit.metrics_all_columns["roc_auc"] > report.time_split.test.roc_auc
     assert "Created" not in result.model.feature_names
 
 

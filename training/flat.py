@@ -23,11 +23,11 @@ from features.attributes import infer_attributes
 from features.pipeline import FeaturePipeline
 from features.trainingset import LABEL
 from training.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
-from training.audit import AuditConfig, LeakageAudit, audit_columns
+from training.audit import LeakageAudit, audit_training_set
 from training.calibrate import CalibrationFit
 from training.checks import InsufficientDataError
 from training.crossval import CrossValidated, CrossValidation, cross_validate
-from training.evaluate import DecileRow, Metrics, ReliabilityBin, decile_table, reliability_table
+from training.evaluate import DecileRow, ReliabilityBin, decile_table, reliability_table
 from training.fit import BoosterParams, FeatureImportance, FitResult, gain_importance
 from training.flat_table import ColumnType, FlatTableConfig, column_types, read_flat_table
 from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
@@ -38,9 +38,6 @@ from training.train import TrainConfig, TrainResult, _round_trip, train_model
 
 if TYPE_CHECKING:
     from training.registry import LoggedVersion, RegistrySettings
-
-# Metrics shown side by side with and without the flagged columns.
-TRADEOFF_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 
 
 def small_table_training() -> TrainConfig:
@@ -76,7 +73,6 @@ class FlatConfig(FlatTableConfig):
         "created that close before the next slice of the time split are purged from the earlier "
         "one, since their outcome became known during it.",
     )
-    audit: AuditConfig = Field(default_factory=AuditConfig)
     train: TrainConfig = Field(default_factory=small_table_training)
 
     @property
@@ -98,7 +94,7 @@ class FlatReport(BaseModel):
     dropped_without_target: int
     evaluation: Literal["cross-validation", "time split"]
     columns: list[ColumnType]
-    audit: LeakageAudit
+    audit: LeakageAudit | None = None
     cross_validation: CrossValidation | None = None
     calibration: CalibrationFit | None = None
     reliability: list[ReliabilityBin] = []
@@ -132,8 +128,11 @@ class FlatReport(BaseModel):
         ]
         if self.cross_validation is not None:
             lines += self._cross_validation_lines()
-        lines += [self.audit.markdown(level=2), *self._column_lines()]
+        if self.time_split is None:
+            lines.append(self.audit.markdown(level=2))
+        lines += self._column_lines()
         if self.time_split is not None:
+            # The trainer's report, its leakage audit included, one heading level down.
             lines += ["", self.time_split.markdown().replace("\n#", "\n##")]
         if self.warnings:
             lines += ["", "## Warnings", "", *[f"- {w}" for w in self.warnings]]
@@ -276,20 +275,7 @@ def train_flat(path: Path, config: FlatConfig) -> FlatResult:
         raise ValueError(f"no column of {path} can be a feature: {skipped}")
     candidates = FeaturePipeline(attributes=transform, use_behaviour=False)
     features = candidates.frame(table.leads, None, table.rows)
-    frame_all = pd.concat([table.rows, features], axis=1)
-    y = frame_all[LABEL].to_numpy(dtype=np.int8)
-    audit = audit_columns(
-        features, y, config=config.audit.model_copy(update={"keep": config.keep_columns})
-    )
-    used = set(audit.used_columns)
-    pipeline = candidates.model_copy(
-        update={
-            "attributes": transform.model_copy(
-                update={"specs": tuple(s for s in transform.specs if s.name in used)}
-            )
-        }
-    )
-    frame = frame_all.drop(columns=list(audit.left_out))
+    frame = pd.concat([table.rows, features], axis=1)
     report = FlatReport(
         name=config.train.name,
         source=str(path),
@@ -298,46 +284,35 @@ def train_flat(path: Path, config: FlatConfig) -> FlatResult:
         code_version=code_version(),
         data_fingerprint=frame_fingerprint(frame),
         rows=len(frame),
-        positives=int(y.sum()),
+        positives=int(frame[LABEL].sum()),
         dropped_without_target=table.dropped_without_target,
         evaluation="time split" if config.date_column else "cross-validation",
         columns=column_types(table.leads, transform, skipped, config),
-        audit=audit,
     )
     if config.date_column:
-        return _by_time(frame, pipeline, frame_all, candidates, config, report)
-    return _by_folds(frame, pipeline, frame_all, candidates, config, report)
-
-
-def _tradeoff(metrics: Metrics) -> dict[str, float]:
-    return {k: float(getattr(metrics, k)) for k in TRADEOFF_METRICS}
+        return _by_time(frame, candidates, config, report)
+    return _by_folds(frame, candidates, config, report)
 
 
 def _by_folds(
-    frame: pd.DataFrame,
-    pipeline: FeaturePipeline,
-    frame_all: pd.DataFrame,
-    candidates: FeaturePipeline,
-    config: FlatConfig,
-    report: FlatReport,
+    frame: pd.DataFrame, candidates: FeaturePipeline, config: FlatConfig, report: FlatReport
 ) -> FlatResult:
+    train = _train_config(config)
     y = frame[LABEL].to_numpy(dtype=np.int8)
     warnings = _check_size(y, config)
-    cv = cross_validate(frame, pipeline, config.train, config.folds)
-    audit = report.audit
-    if audit.left_out:
-        leaky = cross_validate(frame_all, candidates, config.train, config.folds, final_model=False)
-        audit = audit.model_copy(
-            update={
-                "metrics_all_columns": _tradeoff(leaky.summary.metrics),
-                "metrics_as_trained": _tradeoff(cv.summary.metrics),
-                "evaluation": f"Both rows: {config.folds}-fold stratified cross-validation, "
-                "out-of-fold probabilities calibrated by cross-fitting, the same folds.",
-            }
+    audit = audit_training_set(frame, candidates, train.audit)
+    pipeline = candidates.without(audit.left_out)
+    cv = cross_validate(frame, pipeline, train, config.folds)
+    if audit.left_out and train.audit.tradeoff:
+        leaky = cross_validate(frame, candidates, train, config.folds, final_model=False)
+        audit = audit.with_tradeoff(
+            leaky.summary.metrics,
+            cv.summary.metrics,
+            f"Both rows: {config.folds}-fold stratified cross-validation on the same folds, "
+            "out-of-fold probabilities calibrated by cross-fitting.",
         )
     model, probability = _package(cv, frame, pipeline, config, report)
-    bins = config.train.ece_bins
-    reliability = reliability_table(cv.probability, y, bins)
+    reliability = reliability_table(cv.probability, y, train.ece_bins)
     importance = gain_importance(model.booster, feature_names=model.feature_names)
     report = report.model_copy(
         update={
@@ -422,42 +397,32 @@ def _package(
     return _round_trip(ScoringModel(spec, cv.booster), matrix), probability
 
 
-def _time_config(config: FlatConfig) -> TrainConfig:
-    """The trainer's config with the export's horizon (the purge gap of the time split)."""
-    training_set = config.train.training_set.model_copy(
-        update={"horizon_days": config.horizon_days}
+def _train_config(config: FlatConfig) -> TrainConfig:
+    """The trainer's config: the flagged columns to keep, and the export's horizon (the
+    purge gap of a time split)."""
+    train = config.train
+    keep = (*train.audit.keep, *config.keep_columns)
+    training_set = train.training_set.model_copy(update={"horizon_days": config.horizon_days})
+    return train.model_copy(
+        update={
+            "audit": train.audit.model_copy(update={"keep": keep}),
+            "training_set": training_set,
+        }
     )
-    return config.train.model_copy(update={"training_set": training_set})
 
 
 def _by_time(
-    frame: pd.DataFrame,
-    pipeline: FeaturePipeline,
-    frame_all: pd.DataFrame,
-    candidates: FeaturePipeline,
-    config: FlatConfig,
-    report: FlatReport,
+    frame: pd.DataFrame, candidates: FeaturePipeline, config: FlatConfig, report: FlatReport
 ) -> FlatResult:
-    train_config = _time_config(config)
-    result = train_model(frame, pipeline, train_config)
+    # The trainer audits, leaves flagged columns out and measures the trade-off itself.
+    result = train_model(frame, candidates, _train_config(config))
     # The trainer names a funnel milestone; this label is the export's own flag.
     metadata = result.model.spec.metadata.model_copy(update={"target": config.target_text})
     model = ScoringModel(
         result.model.spec.model_copy(update={"metadata": metadata}), result.model.booster
     )
-    audit = report.audit
-    if audit.left_out:
-        leaky = train_model(frame_all, candidates, train_config)
-        audit = audit.model_copy(
-            update={
-                "metrics_all_columns": _tradeoff(leaky.report.test),
-                "metrics_as_trained": _tradeoff(result.report.test),
-                "evaluation": "Both rows: the same time split, measured on its untouched "
-                "latest slice.",
-            }
-        )
     time_report = result.report.model_copy(update={"target": config.target_text})
-    report = report.model_copy(update={"audit": audit, "time_split": time_report})
+    report = report.model_copy(update={"audit": time_report.audit, "time_split": time_report})
     return FlatResult(
         model=model,
         report=report,
@@ -486,7 +451,7 @@ def log_flat(
     if result.time_result is not None:
         return log_training(
             result.time_result,
-            _time_config(config),
+            _train_config(config),
             result.frame,
             settings=settings,
             extra_texts=texts,

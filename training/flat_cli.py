@@ -13,7 +13,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from training.audit import KEEP_OPTION
+from training.audit import KEEP_OPTION, LeakageAudit
 
 if TYPE_CHECKING:
     from training.flat import FlatConfig
@@ -43,7 +43,7 @@ KeepColumn = Annotated[
     list[str] | None,
     typer.Option(
         KEEP_OPTION,
-        help="Flat export: a column the leakage audit flagged, to use anyway (repeatable).",
+        help="A column the leakage audit flagged, to use anyway (repeatable).",
     ),
 ]
 MissingValues = Annotated[
@@ -96,6 +96,17 @@ def flat_config(
     return config.model_copy(update={"train": train.model_copy(update=updates)})
 
 
+def echo_audit(audit: LeakageAudit) -> None:
+    """The flagged columns with their evidence, and how to keep one."""
+    if not audit.flagged:
+        return
+    typer.echo(f"leakage audit flagged {len(audit.flagged)} column(s):")
+    for c in audit.flagged:
+        state = f"KEPT by {KEEP_OPTION}" if c.kept else "left out"
+        typer.echo(f"  - {c.column} ({state}): {'; '.join(c.reasons)}")
+    typer.echo(f'  use one anyway with {KEEP_OPTION} "{audit.flagged[0].column}"')
+
+
 def run_flat(
     export: Path,
     config: FlatConfig,
@@ -120,12 +131,7 @@ def run_flat(
         f"{report.rows:,} leads, {report.positives:,} converted; "
         f"{len(audit.columns)} candidate features, {len(audit.used_columns)} used"
     )
-    if audit.flagged:
-        typer.echo(f"leakage audit flagged {len(audit.flagged)} column(s):")
-        for c in audit.flagged:
-            state = f"KEPT by {KEEP_OPTION}" if c.kept else "left out"
-            typer.echo(f"  - {c.column} ({state}): {'; '.join(c.reasons)}")
-        typer.echo(f'  use one anyway with {KEEP_OPTION} "{audit.flagged[0].column}"')
+    echo_audit(audit)
     if report.cross_validation is not None:
         m = report.cross_validation.metrics
         how = f"{len(report.cross_validation.folds)}-fold cross-validation"

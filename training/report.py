@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from training.audit import LeakageAudit
 from training.calibrate import CalibrationFit
 from training.compare import MethodRow
 from training.evaluate import DecileRow, Metrics, ReliabilityBin
@@ -46,6 +47,7 @@ class TrainReport(BaseModel):
     comparison: list[MethodRow]
     comparison_notes: list[str] = []
     feature_importance: list[FeatureImportance]
+    audit: LeakageAudit | None = None
     warnings: list[str] = []
 
     @property
@@ -199,6 +201,8 @@ class TrainReport(BaseModel):
             "| --- | ---: |",
             *[f"| `{f.feature}` | {f.share:.1%} |" for f in self.feature_importance],
         ]
+        if self.audit is not None:
+            lines += ["", self.audit.markdown(level=2)]
         if self.warnings:
             lines += ["", "## Warnings", "", *[f"- {w}" for w in self.warnings]]
         return "\n".join(lines) + "\n"

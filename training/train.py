@@ -25,12 +25,13 @@ from features.points import PointsBreakdown, PointsRules
 from features.schema import LEAD_ID
 from features.trainingset import LABEL, TrainingSetConfig
 from training.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
+from training.audit import AuditConfig, LeakageAudit, audit_training_set
 from training.baseline import points_on_rows
 from training.calibrate import fit_calibrator
 from training.categories import categorical_feature_names, learn_categories
 from training.checks import check_minimum_data
 from training.compare import compare_scores
-from training.evaluate import decile_table, evaluate, reliability_table
+from training.evaluate import Metrics, decile_table, evaluate, reliability_table
 from training.fit import BoosterParams, fit_booster, gain_importance
 from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
 from training.provenance import code_version, frame_fingerprint
@@ -73,6 +74,10 @@ class TrainConfig(BaseModel):
     min_calibration_positives: int = Field(30, ge=1)
     min_test_positives: int = Field(30, ge=1)
     force: bool = Field(False, description="Train even when the minimum-data check fails.")
+    audit: AuditConfig = Field(
+        default_factory=AuditConfig,
+        description="Leakage audit of the features: flagged ones are left out unless kept.",
+    )
     seed: int = 0
 
 
@@ -130,6 +135,8 @@ def train_model(
     rows; `oracle` (lead_id, p_convert; synthetic data only) adds the best-possible ranking.
     """
     _check_columns(frame, pipeline)
+    audit = audit_training_set(frame, pipeline, config.audit)
+    candidates, pipeline = pipeline, pipeline.without(audit.left_out)
     horizon = config.training_set.horizon_days
     split = time_split(frame, config.split, horizon)
     warnings = check_minimum_data(
@@ -289,6 +296,7 @@ def train_model(
         comparison=comparison,
         comparison_notes=notes,
         feature_importance=importance,
+        audit=_with_tradeoff(audit, test_metrics, frame, candidates, config),
         warnings=warnings,
     )
     figures = {
@@ -298,6 +306,23 @@ def train_model(
         "feature_importance": importance_figure(importance),
     }
     return TrainResult(model=model, report=report, figures=figures)
+
+
+def _with_tradeoff(
+    audit: LeakageAudit,
+    measured: Metrics,
+    frame: pd.DataFrame,
+    candidates: FeaturePipeline,
+    config: TrainConfig,
+) -> LeakageAudit:
+    """The audit with the test metrics of a second model that uses the flagged columns too."""
+    if not audit.left_out or not config.audit.tradeoff:
+        return audit
+    keep_all = config.audit.model_copy(update={"keep": (*config.audit.keep, *audit.left_out)})
+    leaky = train_model(frame, candidates, config.model_copy(update={"audit": keep_all}))
+    return audit.with_tradeoff(
+        leaky.report.test, measured, "Both rows: the same time split, its untouched test slice."
+    )
 
 
 def _slice(frame: pd.DataFrame, split: TimeSplit) -> _Slices:
