@@ -157,7 +157,9 @@ class TrainReport(BaseModel):
             f"Each lead sits, with all its rows, in the slice of its first cut-off. Rows whose "
             f"{s.horizon_days:g}-day label window reaches past the next slice's start are purged: "
             f"{s.purged_train_rows:,} train rows and {s.purged_calibration_rows:,} calibration "
-            "rows.",
+            "rows. That is the price of honest numbers: without the gaps the model and the "
+            "calibrator would learn from outcomes that happen during the time they are later "
+            "measured on.",
             "",
             "| slice | rows | leads | conversions | cut-offs |",
             "| --- | ---: | ---: | ---: | --- |",
@@ -220,13 +222,16 @@ def _tier_table(
     lines = [
         f"{title}:",
         "",
-        f"| tier | {threshold_label} | share of leads | conversion rate | share of all deals |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        f"| tier | {threshold_label} | share of leads | mean weekly share | conversion rate "
+        "| share of all deals |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         threshold = "–" if r.threshold is None else f"{r.threshold:.{digits}f}"
+        weekly = "–" if r.mean_weekly_share is None else f"{r.mean_weekly_share:.1%}"
         rate = "–" if r.conversion_rate is None else f"{r.conversion_rate:.2%}"
         lines.append(
-            f"| {r.tier} | {threshold} | {r.share_of_leads:.1%} | {rate} | {r.share_of_deals:.1%} |"
+            f"| {r.tier} | {threshold} | {r.share_of_leads:.1%} | {weekly} | {rate} | "
+            f"{r.share_of_deals:.1%} |"
         )
     return "\n".join(lines)

@@ -102,7 +102,7 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class _Slices:
-    """Feature frames, labels and weeks of the split's slices."""
+    """Feature frames and labels of the split's slices."""
 
     frames: dict[str, pd.DataFrame]
 
