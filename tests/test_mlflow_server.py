@@ -12,20 +12,18 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
 
-from features.dataset import read_contract_dir
-from features.synth import generate
-from features.trainingset import LABEL, TrainingSetConfig, build_training_set
+from features.trainingset import LABEL
+from tests import training_data
 from training.promotion import promote
 from training.pyfunc import encoded_frame
 from training.registry import RegistrySettings, list_versions, load_model, log_training, tracking
-from training.train import TrainConfig, train_model
+from training.train import train_model
 
 pytestmark = pytest.mark.slow
 
@@ -84,23 +82,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory):
-    """A real (small) training set, and a model trained on it."""
-    data_dir = tmp_path_factory.mktemp("synth")
-    summary = generate(data_dir, 6000, seed=7, start=datetime(2024, 1, 1, tzinfo=UTC))
-    data = read_contract_dir(data_dir)
-    config = TrainConfig(
-        training_set=TrainingSetConfig(competitor_domains=tuple(summary.competitor_domains))
-    )
-    training_set = build_training_set(data.leads, data.journeys, data.outcomes, config.training_set)
-    result = train_model(training_set.frame, training_set.pipeline, config)
-    return training_set, config, result
-
-
-def test_log_register_promote_and_load_through_a_tracking_server(server, trained):
+def test_log_register_promote_and_load_through_a_tracking_server(server):
     url, root = server
-    training_set, config, result = trained
+    training_set, config, result = (
+        training_data.training_set(),
+        training_data.config(),
+        training_data.trained(),
+    )
     settings = RegistrySettings(tracking_uri=url)
     good = log_training(result, config, training_set.frame, training_set.report, settings)
     assert promote(settings).champion_after == good.version

@@ -7,6 +7,7 @@ tests measure the registry logic, not training; they share one SQLite store per 
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import lightgbm as lgb
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from features.attributes import AttributeSpec, AttributeTransform
 from features.pipeline import FeaturePipeline
 from leadscore import app
+from tests import training_data
 from training.artifact import (
     ArtifactSpec,
     Calibrator,
@@ -33,9 +35,11 @@ from training.pyfunc import encoded_frame, predict_encoded
 from training.registry import (
     PREVIOUS_CHAMPION_TAG,
     RegistrySettings,
+    download_evaluation_rows,
     list_versions,
     load_model,
     log_model_run,
+    log_training,
     tracking,
 )
 
@@ -156,6 +160,18 @@ def test_pyfunc_load_model_predicts_what_the_scoring_model_predicts(settings):
     assert pyfunc.metadata.saved_input_example_info is not None
 
 
+def test_tracking_leaves_the_callers_mlflow_setup_as_it_was(settings, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    with tracking(settings):
+        assert mlflow.get_tracking_uri() == settings.tracking_uri
+    assert os.environ["MLFLOW_TRACKING_URI"] == "sqlite:///elsewhere.db"
+    assert mlflow.get_tracking_uri() == "sqlite:///elsewhere.db"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with tracking(settings):
+        pass
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
 def test_pyfunc_input_without_feature_columns_says_what_to_send():
     model = _model()
     with pytest.raises(ValueError, match=r"lacks 1 of the model's 2 feature columns.*industry"):
@@ -273,3 +289,48 @@ def test_models_cli_lists_versions_with_aliases_and_refuses_with_exit_code(setti
     assert forced.exit_code == 0 and "PROMOTED (forced)" in forced.output
     back = runner.invoke(app, ["models", "rollback"], env=env)
     assert back.exit_code == 0 and "rolled back from version 2 to version 1" in back.output
+
+
+def test_log_training_logs_params_metrics_reports_plots_and_the_test_rows(settings):
+    result, built = training_data.trained(), training_data.training_set()
+    config = training_data.config()
+    logged = log_training(result, config, built.frame, built.report, settings)
+    with tracking(settings) as client:
+        run = client.get_run(logged.run_id)
+        files = {
+            f.path
+            for folder in ("report", "plots", "training_set", "evaluation")
+            for f in client.list_artifacts(logged.run_id, folder)
+        }
+    assert run.data.params["booster.num_leaves"] == str(config.booster.num_leaves)
+    assert run.data.metrics["test_roc_auc"] == pytest.approx(result.report.test.roc_auc)
+    assert run.data.metrics["test_rows"] == result.report.split.test.rows
+    assert {
+        "report/report.md",
+        "report/report.json",
+        "plots/roc.png",
+        "plots/reliability.png",
+        "training_set/report.md",
+        "evaluation/test_rows.parquet",
+    } <= files
+    rows = download_evaluation_rows(logged.run_id, settings)
+    assert len(rows) == result.report.split.test.rows
+    assert int(rows["label"].sum()) == result.report.split.test.positives
+
+    with pytest.raises(ValueError, match="pass the training set frame"):
+        log_training(result, config, built.frame.iloc[: len(built.frame) // 2], settings=settings)
+
+
+def test_train_command_registers_by_default_and_not_with_no_mlflow(settings, tmp_path):
+    path = tmp_path / "ts.parquet"
+    training_data.training_set().write(path)
+    command = ["train", "--training-set", str(path), "--out", str(tmp_path / "report")]
+    registered = CliRunner().invoke(app, command, env=_env(settings))
+    assert registered.exit_code == 0, registered.output
+    assert f"registered: {settings.model_uri(1)} (@challenger)" in registered.output
+    assert [v.aliases for v in list_versions(settings)] == [("challenger",)]
+
+    skipped = CliRunner().invoke(app, [*command, "--no-mlflow"], env=_env(settings))
+    assert skipped.exit_code == 0, skipped.output
+    assert "registered:" not in skipped.output
+    assert len(list_versions(settings)) == 1

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from features.dataset import ContractData
     from features.pipeline import FeaturePipeline
     from features.trainingset import TrainingSetReport
+    from training.registry import LoggedVersion
     from training.train import TrainConfig, TrainResult
 
 
@@ -75,6 +76,14 @@ def train(
         Path | None,
         typer.Option(help="Also save the scoring artifact to this directory, e.g. models/NAME."),
     ] = None,
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow/--no-mlflow",
+            help="Log the run to MLflow and register the model as @challenger (store: "
+            "MLFLOW_TRACKING_URI, default sqlite:///mlflow.db in the working directory).",
+        ),
+    ] = True,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -172,7 +181,12 @@ def train(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     _say(started, "trained and evaluated")
-    hand_on(result, out=out, export=export)
+    logged = hand_on(
+        result,
+        out=out,
+        export=export,
+        registry=(settings, frame, set_report) if mlflow else None,
+    )
     typer.echo("")
     typer.echo(result.report.headline())
     for note in result.report.comparison_notes + result.report.warnings:
@@ -180,17 +194,33 @@ def train(
     typer.echo(f"\nreport: {out / 'report.md'} (and report.json, PNG figures)")
     if export:
         typer.echo(f"model: {export}")
+    if logged:
+        typer.echo(
+            f"registered: {logged.model_uri} (@challenger), run {logged.run_id}; "
+            "promote it with `leadscore models promote`"
+        )
     _say(started, "done")
 
 
-def hand_on(result: TrainResult, *, out: Path, export: Path | None) -> None:
-    """The one place a trained result leaves `leadscore train`: the report and the export.
-
-    Logging to the MLflow registry belongs here too, so every consumer gets the same result.
+def hand_on(
+    result: TrainResult,
+    *,
+    out: Path,
+    export: Path | None,
+    registry: tuple[TrainConfig, pd.DataFrame, TrainingSetReport] | None = None,
+) -> LoggedVersion | None:
+    """The one place a trained result leaves `leadscore train`: the report, the export and,
+    given (config, training frame, training-set report), the MLflow run and registry version.
     """
     result.write(out)
     if export:
         result.model.save(export)
+    if registry is None:
+        return None
+    from training.registry import log_training, quiet_mlflow
+
+    with quiet_mlflow():
+        return log_training(result, *registry)
 
 
 def _inputs(

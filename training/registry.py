@@ -63,6 +63,7 @@ PREVIOUS_CHAMPION_TAG = "previous_champion"
 # A scheme of two or more letters (so a Windows drive letter is not one): models:/, runs:/, s3://
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 _PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_TRACKING_ENV = "MLFLOW_TRACKING_URI"
 # MLflow refuses longer parameter values.
 _MAX_PARAM_CHARS = 6000
 
@@ -74,7 +75,7 @@ class RegistrySettings(BaseSettings):
 
     tracking_uri: str = Field(
         f"{SQLITE_PREFIX}mlflow.db",
-        validation_alias=AliasChoices("tracking_uri", "MLFLOW_TRACKING_URI"),
+        validation_alias=AliasChoices("tracking_uri", _TRACKING_ENV),
         description="MLflow tracking (and registry) store; a relative SQLite path is relative "
         "to the working directory. Point MLFLOW_TRACKING_URI at a tracking server to share it.",
     )
@@ -124,13 +125,19 @@ class VersionInfo(BaseModel):
 
 @contextmanager
 def tracking(settings: RegistrySettings) -> Iterator[mlflow.MlflowClient]:
-    """Point MLflow's fluent API at the configured store for the block; yield a client."""
-    previous = mlflow.get_tracking_uri()
+    """Point MLflow's fluent API at the configured store for the block; yield a client.
+
+    MLflow keeps the URI in a global and copies it into MLFLOW_TRACKING_URI; afterwards the
+    global is unset and the variable restored, so the caller's MLflow setup is as it was.
+    """
+    environment = os.environ.get(_TRACKING_ENV)
     mlflow.set_tracking_uri(settings.tracking_uri)
     try:
         yield mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(None)  # unset: MLflow reads MLFLOW_TRACKING_URI again
+        if environment is not None:
+            os.environ[_TRACKING_ENV] = environment
 
 
 @contextmanager
@@ -253,11 +260,15 @@ def log_training(
     split = time_split(frame, config.split, config.training_set.horizon_days)
     columns = [LEAD_ID, AS_OF, LABEL, *model.feature_names]
     evaluation_rows = frame.iloc[split.test][columns].reset_index(drop=True)
-    if split.summary.test != report.split.test:
+    # Same rows (labels aside: a deliberately noisy model may be logged with the true ones).
+    ours, measured = (
+        s.model_dump(exclude={"positives"}) for s in (split.summary.test, report.split.test)
+    )
+    if ours != measured:
         raise ValueError(
-            f"the frame splits into a test slice of {split.summary.test.rows:,} rows, not the "
-            f"{report.split.test.rows:,} the model was measured on: pass the training set frame "
-            "and config that were given to `train_model`."
+            f"the frame's test slice ({_describe(split.summary.test)}) is not the one the model "
+            f"was measured on ({_describe(report.split.test)}): pass the training set frame and "
+            "config that were given to `train_model`."
         )
     params = flatten_params(config.model_dump(mode="json"))
     params |= {
@@ -287,6 +298,13 @@ def log_training(
         figures=result.figures,
         evaluation_rows=evaluation_rows,
         settings=settings,
+    )
+
+
+def _describe(part: SliceSummary) -> str:
+    return (
+        f"{part.rows:,} rows of {part.leads:,} leads, "
+        f"cut-offs {part.first_cutoff} to {part.last_cutoff}"
     )
 
 
