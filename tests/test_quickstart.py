@@ -18,7 +18,7 @@ def test_quickstart_runs_the_whole_job_from_an_empty_directory(tmp_path, monkeyp
     assert result.exit_code == 0, result.output
 
     out = result.output
-    assert all(f"[{stage}/7]" in out for stage in range(1, 8))
+    assert all(f"[{stage}/6]" in out for stage in range(1, 7))
     assert "| ROC AUC |" in out and "hand-weighted points" in out and "oracle" in out
     assert "PROMOTED: version 1 is the first champion" in out
     assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in out

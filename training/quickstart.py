@@ -1,8 +1,9 @@
 """`leadscore quickstart`: the whole job end to end on synthetic data, in a few minutes.
 
 Synthesise -> validate -> build the point-in-time training set -> train (with the
-hand-weighted points and the oracle on the same test rows) -> write the report -> log and
-register in MLflow -> promote. Every stage prints its name and time as it finishes.
+hand-weighted points and the oracle on the same test rows) -> write the report, log and
+register in MLflow (through `leadscore train`'s own hand-off) -> promote. Every stage
+prints its name and time as it finishes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ T = TypeVar("T")
 # Sized so the whole run stays well under 3 minutes on 2 cores (see the README).
 DEFAULT_LEADS = 40_000
 SYNTH_START = datetime(2024, 1, 1, tzinfo=UTC)
-STAGES = 7
+STAGES = 6
 
 
 class _Progress:
@@ -64,8 +65,9 @@ def quickstart(
     from features.synth import generate
     from features.trainingset import TrainingSetConfig, build_training_set
     from features.validate import load_contract
+    from training.cli import hand_on
     from training.promotion import promote
-    from training.registry import RegistrySettings, log_training, quiet_mlflow
+    from training.registry import RegistrySettings, quiet_mlflow
     from training.train import TrainConfig, train_model
 
     settings = RegistrySettings()
@@ -108,13 +110,17 @@ def quickstart(
         ),
         lambda r: f"test ROC AUC {r.report.test.roc_auc:.3f}, ECE {r.report.test.ece:.4f}",
     )
-    progress.run("write the report", lambda: result.write(report_dir), lambda d: f"-> {d}")
+    logged = progress.run(
+        "write the report, log the run and register the model in MLflow",
+        lambda: hand_on(
+            result,
+            out=report_dir,
+            export=None,
+            registry=(config, training_set.frame, training_set.report),
+        ),
+        lambda lv: f"{report_dir}; {settings.model_name} version {lv.version} (@challenger)",
+    )
     with quiet_mlflow():
-        logged = progress.run(
-            "log and register in MLflow",
-            lambda: log_training(result, config, training_set.frame, training_set.report, settings),
-            lambda lv: f"{settings.model_name} version {lv.version} (@challenger), run {lv.run_id}",
-        )
         promotion = progress.run(
             "promote",
             lambda: promote(settings, logged.version),
