@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
 
 from features.attributes import infer_attributes
-from features.pipeline import FeaturePipeline
+from features.pipeline import AS_OF, FeaturePipeline
 from features.trainingset import LABEL
 from training.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
 from training.audit import LeakageAudit, audit_training_set
@@ -70,8 +70,9 @@ class FlatConfig(FlatTableConfig):
         30.0,
         gt=0,
         description="With a date column: how long a lead usually takes to convert. Leads "
-        "created that close before the next slice of the time split are purged from the earlier "
-        "one, since their outcome became known during it.",
+        "created less than this before the newest one are left out (their conversion flag is "
+        "not final yet), and the time split purges leads this close before a slice boundary "
+        "(their outcome became known during the next slice).",
     )
     train: TrainConfig = Field(default_factory=small_table_training)
 
@@ -92,6 +93,7 @@ class FlatReport(BaseModel):
     rows: int
     positives: int
     dropped_without_target: int
+    too_recent: int = Field(0, description="Leads left out as too recent to have converted.")
     evaluation: Literal["cross-validation", "time split"]
     columns: list[ColumnType]
     audit: LeakageAudit | None = None
@@ -119,7 +121,13 @@ class FlatReport(BaseModel):
                 if self.dropped_without_target
                 else ""
             ),
-            f"- target: `{self.target}`",
+            f"- target: `{self.target}`"
+            + (
+                f"; {self.too_recent:,} leads created within the horizon before the newest one "
+                "left out: their conversion flag is not final yet"
+                if self.too_recent
+                else ""
+            ),
             f"- trained {self.trained_at:%Y-%m-%d %H:%M} UTC with code `{self.code_version}` on "
             f"rows `{self.data_fingerprint}`",
             f"- features used: {len(self.audit.used_columns)} of {len(self.audit.columns)} "
@@ -414,6 +422,8 @@ def _train_config(config: FlatConfig) -> TrainConfig:
 def _by_time(
     frame: pd.DataFrame, candidates: FeaturePipeline, config: FlatConfig, report: FlatReport
 ) -> FlatResult:
+    recent = frame[AS_OF] > frame[AS_OF].max() - pd.Timedelta(days=config.horizon_days)
+    frame = frame[~recent].reset_index(drop=True)
     # The trainer audits, leaves flagged columns out and measures the trade-off itself.
     result = train_model(frame, candidates, _train_config(config))
     # The trainer names a funnel milestone; this label is the export's own flag.
@@ -422,7 +432,17 @@ def _by_time(
         result.model.spec.model_copy(update={"metadata": metadata}), result.model.booster
     )
     time_report = result.report.model_copy(update={"target": config.target_text})
-    report = report.model_copy(update={"audit": time_report.audit, "time_split": time_report})
+    report = report.model_copy(
+        update={
+            "audit": time_report.audit,
+            "time_split": time_report,
+            "too_recent": int(recent.sum()),
+            "data_fingerprint": metadata.data_fingerprint,
+            "rows": len(frame),
+            "positives": int(frame[LABEL].sum()),
+            "warnings": _censoring_warning(time_report),
+        }
+    )
     return FlatResult(
         model=model,
         report=report,
@@ -430,6 +450,21 @@ def _by_time(
         figures=result.figures,
         time_result=TrainResult(model=model, report=time_report, figures=result.figures),
     )
+
+
+def _censoring_warning(report: TrainReport) -> list[str]:
+    """A warning when the latest leads convert visibly less: the export's flag is as of the
+    export, so they may simply not have had the time yet."""
+    split = report.split
+    train = (split.train.positives + split.valid.positives) / (split.train.rows + split.valid.rows)
+    test = split.test.positives / split.test.rows
+    if test >= 0.8 * train:
+        return []
+    return [
+        f"the test slice converts at {test:.1%}, the train slice at {train:.1%}: the export's "
+        "conversion flag is as of the export, so the latest leads may not have had time to "
+        "convert yet. Set horizon_days (config file) to the time most conversions take."
+    ]
 
 
 def log_flat(
