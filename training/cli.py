@@ -16,6 +16,7 @@ from training.flat_cli import (
     MissingValues,
     PositiveValue,
     TargetColumn,
+    echo_audit,
     flat_config,
     run_flat,
 )
@@ -114,8 +115,8 @@ def train(
         Path | None,
         typer.Option(
             help="A one-row-per-lead CRM export (CSV/Parquet) with a conversion column, instead "
-            "of journeys: its columns are typed and audited for leakage, and the model is "
-            "registered in MLflow. Needs --id-column and --target-column."
+            "of journeys: its columns are typed and audited for leakage. Needs --id-column and "
+            "--target-column."
         ),
     ] = None,
     id_column: IdColumn = None,
@@ -137,7 +138,7 @@ def train(
             "keep_columns": keep_column,
         }
         settings = flat_config(config, columns, missing_values, force=force, tune=tune)
-        run_flat(flat, settings, out=out, model_out=export, register=True)
+        run_flat(flat, settings, out=out, model_out=export, register=mlflow)
         return
     # Imported here: LightGBM, scikit-learn and matplotlib take seconds to load, and other
     # `leadscore` commands (and --help) should not wait for them.
@@ -154,6 +155,8 @@ def train(
     if tune or tune_trials:
         tune_updates = {"enabled": True} | ({"trials": tune_trials} if tune_trials else {})
         updates["tune"] = settings.tune.model_copy(update=tune_updates)
+    if keep_column:
+        updates["audit"] = settings.audit.model_copy(update={"keep": tuple(keep_column)})
     settings = settings.model_copy(update=updates)
     try:
         points_rules = PointsRules.from_yaml(rules) if rules else PointsRules.default()
@@ -181,6 +184,8 @@ def train(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     _say(started, "trained and evaluated")
+    if result.report.audit is not None:
+        echo_audit(result.report.audit)
     logged = hand_on(
         result,
         out=out,
