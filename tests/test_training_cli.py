@@ -47,6 +47,9 @@ def test_train_from_a_data_directory_writes_report_and_exports_the_model(tmp_pat
     }
     for name in ("report.md", "roc.png", "reliability.png", "gain.png", "feature_importance.png"):
         assert (out / name).stat().st_size > 0
+    markdown = (out / "report.md").read_text()
+    assert "Hand-weighted points with their own thresholds" in markdown
+    assert "| sql | 100 |" in markdown  # the shipped rules' SQL threshold, in points
     model = ScoringModel.load(export)
     assert model.spec.metadata.metrics["test_roc_auc"] == pytest.approx(report["test"]["roc_auc"])
 

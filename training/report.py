@@ -142,6 +142,19 @@ class TrainReport(BaseModel):
                 "Calibration slice (where the thresholds were chosen)", self.tiers_calibration
             ),
             "",
+            *(
+                [
+                    _tier_table(
+                        "Hand-weighted points with their own thresholds, test slice",
+                        self.points_tiers_test,
+                        threshold_label="points at least",
+                        digits=0,
+                    ),
+                    "",
+                ]
+                if self.points_tiers_test
+                else []
+            ),
             "## Lift by score decile (test slice)",
             "",
             "| decile | rows | lowest probability | conversion rate | lift | deals so far |",
