@@ -7,7 +7,7 @@ command would pay for it at start-up.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -58,6 +58,12 @@ def list_command() -> None:
     typer.echo(format_versions(versions))
 
 
+def _fail(error: Exception) -> NoReturn:
+    """Say what went wrong and what to do (the message does), and exit with code 2."""
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
 def _report(result: PromotionResult) -> None:
     typer.echo(result.summary())
     if not result.promoted and result.champion_after != result.candidate:
@@ -99,7 +105,7 @@ def promote_command(
         with quiet_mlflow():
             result = promote(RegistrySettings(), version, force=force, data=contract)
     except PromotionError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        _fail(exc)
     _report(result)
 
 
@@ -113,7 +119,7 @@ def rollback_command() -> None:
         with quiet_mlflow():
             result = rollback(RegistrySettings())
     except PromotionError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        _fail(exc)
     typer.echo(result.summary())
 
 
@@ -133,6 +139,9 @@ def export_command(
 
     settings = RegistrySettings()
     uri = uri or settings.model_uri(CHAMPION)
-    with quiet_mlflow():
-        path = export_model(uri, out, settings)
+    try:
+        with quiet_mlflow():
+            path = export_model(uri, out, settings)
+    except (LookupError, FileNotFoundError) as exc:
+        _fail(exc)
     typer.echo(f"wrote {uri} to {path} (serve it with the path instead of a models:/ URI)")
