@@ -21,6 +21,7 @@ from features.behaviour import BEHAVIOUR_FEATURES, GROUPS, HALF_LIVES_DAYS, WIND
 from features.schema import EVENT_TYPES, EventType
 
 Value = float | str | None
+Direction = Literal["positive", "negative"]
 Phrase = Callable[[Value], str]
 
 # Per event type: what the lead did ("Requested a demo") and the noun for its absence.
@@ -95,7 +96,7 @@ class Reason:
     """One reason for a score: a feature group's effect, phrased by its strongest member."""
 
     feature: str
-    direction: Literal["positive", "negative"]
+    direction: Direction
     text: str
     contribution: float
 
@@ -115,11 +116,10 @@ class ReasonWriter:
             group, phrase = _behaviour(name) if name not in specs else _attribute(specs[name])
             groups.setdefault(group, []).append(j)
             self._phrases.append(phrase)
-        self._group = np.empty(len(self.feature_names), dtype=np.int64)
-        self._members: list[np.ndarray] = []
-        for g, members in enumerate(groups.values()):
-            self._group[members] = g
-            self._members.append(np.array(members))
+        self._members = [tuple(members) for members in groups.values()]
+        # Features ordered group by group: one `add.reduceat` sums every group of every row.
+        self._order = np.array([j for members in self._members for j in members])
+        self._starts = np.cumsum([0, *(len(m) for m in self._members[:-1])])
 
     def text(self, feature: str, value: Value) -> str:
         """A feature's value in plain words, e.g. "Requested a demo 2 days ago"."""
@@ -137,24 +137,38 @@ class ReasonWriter:
         `contributions` and `values` are in feature order; `values` are the feature values
         before encoding (numbers, category names, None for missing).
         """
-        totals = np.bincount(self._group, weights=contributions, minlength=len(self._members))
-        order = np.argsort(totals, kind="stable")
-        up = [g for g in order[::-1][:n_positive] if totals[g] > 0]
-        down = [g for g in order[:n_negative] if totals[g] < 0]
+        return self.reasons_of_rows(contributions[None, :], [values], n_positive, n_negative)[0]
+
+    def reasons_of_rows(
+        self,
+        contributions: np.ndarray,
+        values: Sequence[Sequence[Value]],
+        n_positive: int = 3,
+        n_negative: int = 3,
+    ) -> list[list[Reason]]:
+        """`reasons` of many leads (rows of `contributions` and `values`) at once."""
+        totals = np.add.reduceat(contributions[:, self._order], self._starts, axis=1)
+        ranked = np.argsort(totals, axis=1, kind="stable")
+        # Plain Python from here: a few items per lead, where numpy calls cost more than work.
+        totals_rows, ranked_rows = totals.tolist(), ranked.tolist()
         out = []
-        for direction, sign, chosen in (("positive", 1.0, up), ("negative", -1.0, down)):
-            for g in chosen:
-                members = self._members[g]
-                j = int(members[np.argmax(contributions[members] * sign)])
-                out.append(
-                    Reason(
-                        feature=self.feature_names[j],
-                        direction=direction,
-                        text=self._phrases[j](values[j]),
-                        contribution=float(totals[g]),
-                    )
-                )
+        for r, row in enumerate(contributions.tolist()):
+            group_totals, order, reasons = totals_rows[r], ranked_rows[r], []
+            for g in order[::-1][:n_positive]:
+                if group_totals[g] <= 0:
+                    break
+                j = max(self._members[g], key=row.__getitem__)
+                reasons.append(self._reason(j, "positive", values[r][j], group_totals[g]))
+            for g in order[:n_negative]:
+                if group_totals[g] >= 0:
+                    break
+                j = min(self._members[g], key=row.__getitem__)
+                reasons.append(self._reason(j, "negative", values[r][j], group_totals[g]))
+            out.append(reasons)
         return out
+
+    def _reason(self, j: int, direction: Direction, value: Value, total: float) -> Reason:
+        return Reason(self.feature_names[j], direction, self._phrases[j](value), total)
 
 
 # -- behaviour features ------------------------------------------------------------------

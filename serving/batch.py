@@ -76,10 +76,11 @@ def score_leads(
         writer = ReasonWriter(model.feature_names, model.spec.pipeline.attributes)
         texts: list[list[dict]] = []
         for start in range(0, len(features), _REASON_CHUNK):
-            chunk = features.iloc[start : start + _REASON_CHUNK][list(model.feature_names)]
-            values = chunk.to_numpy(dtype=object)
-            for r, row in enumerate(values, start):
-                found = writer.reasons(explained.contributions[r], row, n_positive, n_negative)
-                texts.append([vars(reason) for reason in found])
+            stop = start + _REASON_CHUNK
+            values = features.iloc[start:stop][list(model.feature_names)].to_numpy(dtype=object)
+            found = writer.reasons_of_rows(
+                explained.contributions[start:stop], values, n_positive, n_negative
+            )
+            texts += [[vars(reason) for reason in row] for row in found]
         out["reasons"] = texts
     return out

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from features.describe import ReasonWriter
-from features.schema import CREATED_AT, EVENT_CODE, EVENT_TYPES, LEAD_ID
+from features.schema import EVENT_TYPES
+from serving.leadfeatures import request_features
 from serving.loader import load_served_model
 from serving.schemas import FieldError, LeadIn, ModelInfo, ModelRef, ReloadState, TierInfo
 from serving.settings import ServiceSettings
@@ -30,6 +31,8 @@ from training.artifact import ScoringModel
 log = logging.getLogger(__name__)
 
 Loader = Callable[[str], tuple[ScoringModel, ModelRef, str]]
+# Enough leads for the behaviour kernel's parallel driver, so no request pays its first use.
+_WARM_UP_BATCH = 512
 
 
 class ModelUnavailable(RuntimeError):
@@ -153,7 +156,8 @@ class Scorer:
         return self._reload
 
     def _warm_up(self, served: ServedModel) -> None:
-        """Score one lead doing everything once: compiles the kernels, proves the model answers."""
+        """Score leads doing everything once: loads the compiled kernels (the serial and the
+        parallel behaviour driver), flattens the trees, proves the model answers."""
         now = datetime.now(UTC)
         lead = LeadIn(
             created_at=now - timedelta(days=30),
@@ -163,6 +167,7 @@ class Scorer:
             ],
         )
         self._score_leads(served, [lead], None, now)
+        self._score_leads(served, [lead] * _WARM_UP_BATCH, None, now)
 
     # -- scoring -------------------------------------------------------------------------
     def score(self, lead: LeadIn, now: datetime | None = None) -> dict[str, Any]:
@@ -211,48 +216,50 @@ class Scorer:
         if not leads:
             return []
         model = served.model
+        as_of = [lead.as_of or default_as_of or now for lead in leads]
+        features = request_features(
+            model.spec.pipeline,
+            leads,
+            np.array([t.timestamp() for t in as_of]),
+            np.array([lead.created_at.timestamp() for lead in leads]),
+        )
         matrix = np.empty((len(leads), len(model.feature_names)), dtype=np.float64)
-        values: list[list] = []
-        prepared = []
-        for r, lead in enumerate(leads):
-            as_of = lead.as_of or default_as_of or now
-            record: dict[str, object] = dict(lead.attributes)
-            record[CREATED_AT] = lead.created_at
-            record[LEAD_ID] = lead.lead_id or ""
-            events = [(e.occurred_at, e.event_type) for e in lead.events]
-            behaviour, attributes = model.spec.pipeline.one(record, events, as_of)
-            matrix[r] = model.encode_one(behaviour, attributes)[0]
-            values.append([*behaviour.tolist(), *(attributes[n] for n in served.attribute_names)])
-            prepared.append((as_of, _warnings(served, lead, as_of)))
+        for r, attributes in enumerate(features.attributes):
+            matrix[r] = model.encode_one(features.behaviour[r], attributes)[0]
         explained = model.explain(matrix, self.settings.reasons_method)
+        # The same raw score as the booster's (see training.explain), so the same probability.
         probability = model.spec.calibrator.apply(explained.raw)
         scores = model.score_0_100(probability)
         tiers = model.tier(probability)
-        want_reasons = self.settings.reasons_positive or self.settings.reasons_negative
+        n_up, n_down = self.settings.reasons_positive, self.settings.reasons_negative
+        reasons: list[list] = [[] for _ in leads]
+        if n_up or n_down:
+            values = [
+                [*behaviour, *(attributes[name] for name in served.attribute_names)]
+                for behaviour, attributes in zip(
+                    features.behaviour.tolist(), features.attributes, strict=True
+                )
+            ]
+            reasons = served.writer.reasons_of_rows(explained.contributions, values, n_up, n_down)
         answers = []
         for r, lead in enumerate(leads):
-            as_of, warnings = prepared[r]
-            reasons = (
-                served.writer.reasons(
-                    explained.contributions[r],
-                    values[r],
-                    self.settings.reasons_positive,
-                    self.settings.reasons_negative,
-                )
-                if want_reasons
-                else []
-            )
             answers.append(
                 {
                     "lead_id": lead.lead_id,
                     "probability": float(probability[r]),
                     "score": int(scores[r]),
                     "tier": str(tiers[r]),
-                    "reasons": reasons,
+                    "reasons": reasons[r],
                     "model": served.ref_json,
-                    "as_of": as_of,
+                    "as_of": as_of[r],
                     "scored_at": now,
-                    "warnings": warnings,
+                    "warnings": _warnings(
+                        served,
+                        lead,
+                        as_of[r],
+                        int(features.late_events[r]),
+                        features.unknown_types[r],
+                    ),
                 }
             )
         return answers
@@ -286,17 +293,17 @@ class Scorer:
         )
 
 
-def _warnings(served: ServedModel, lead: LeadIn, as_of: datetime) -> list[str]:
+def _warnings(
+    served: ServedModel, lead: LeadIn, as_of: datetime, late: int, unknown: list[str]
+) -> list[str]:
     """What the service worked around in this lead's input."""
     out = []
-    unknown = [e.event_type for e in lead.events if e.event_type not in EVENT_CODE]
     if unknown:
         n = len(unknown)
         out.append(
             f"{n} event{'s' if n > 1 else ''} of unknown type counted as 'other' "
             f"(e.g. {unknown[0]!r}); known types: see the event_type field of the API docs"
         )
-    late = sum(e.occurred_at >= as_of for e in lead.events)
     if late:
         out.append(f"{late} event{'s' if late > 1 else ''} at or after as_of ignored")
     if lead.created_at > as_of:

@@ -1,0 +1,65 @@
+"""`leadscore serve` refuses unsafe settings before starting; `leadscore score` says what is
+missing."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from leadscore import app
+from tests.serving_fixtures import make_model
+
+NO_KEYS = {"LEADSCORE_API_KEYS": "", "LEADSCORE_ADMIN_KEYS": "", "LEADSCORE_MODE": ""}
+
+
+def test_serve_refuses_production_without_a_key():
+    env = NO_KEYS | {"LEADSCORE_MODE": "production"}
+    result = CliRunner().invoke(app, ["serve", "--model", "models/none"], env=env)
+    assert result.exit_code == 2
+    assert "production mode needs an API key" in result.output
+
+
+def test_serve_refuses_keyless_development_beyond_loopback():
+    result = CliRunner().invoke(
+        app, ["serve", "--mode", "development", "--host", "0.0.0.0"], env=NO_KEYS
+    )
+    assert result.exit_code == 2
+    assert "loopback only" in result.output
+
+
+def test_score_needs_events_for_a_behaviour_model(tmp_path):
+    model_dir = make_model(seed=4, n_leads=600, rounds=5).save(tmp_path / "model")
+    leads = tmp_path / "leads.csv"
+    leads.write_text("lead_id,created_at,job_title\nL1,2025-05-01T00:00:00Z,CEO\n")
+    result = CliRunner().invoke(
+        app, ["score", "--leads", str(leads), "--model", str(model_dir)], env=NO_KEYS
+    )
+    assert result.exit_code == 2
+    assert "pass --events" in result.output
+
+
+def test_score_reads_csv_and_writes_csv_with_reasons(tmp_path):
+    model_dir = make_model(seed=4, n_leads=600, rounds=5).save(tmp_path / "model")
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        "lead_id,created_at,job_title,employee_count\n"
+        "L1,2025-05-01T00:00:00Z,CEO,120\nL2,2025-05-02 08:00:00,Student,\n"
+    )
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "lead_id,occurred_at,event_type\n"
+        "L1,2025-05-20T10:00:00Z,demo_request\nL2,2025-05-21T10:00:00Z,careers_page_view\n"
+    )
+    out = tmp_path / "scores.csv"
+    args = ["score", "--leads", leads, "--events", events, "--model", model_dir, "--out", out]
+    result = CliRunner().invoke(
+        app, [*map(str, args), "--as-of", "2025-06-01", "--reasons"], env=NO_KEYS
+    )
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    assert list(scores.columns) == ["lead_id", "as_of", "probability", "score", "tier", "reasons"]
+    assert scores["lead_id"].tolist() == ["L1", "L2"]
+    for reasons in scores["reasons"]:
+        assert all(r["text"] and r["direction"] for r in json.loads(reasons))
