@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from features.attributes import AttributeSpec, AttributeTransform
+from features.dataset import ContractData
 from features.pipeline import FeaturePipeline
 from leadscore import app
 from tests import training_data
@@ -253,14 +254,24 @@ def test_a_better_challenger_is_promoted_and_loses_its_challenger_alias(settings
     assert aliases == {better: ("champion",), worse: ()}
 
 
-def test_champion_with_other_features_needs_the_raw_data_or_force(settings):
+def test_champion_with_other_features_is_scored_from_raw_data_or_promotion_needs_force(settings):
+    # The old champion groups every industry but software as "(other)": its features differ.
     _log(_model(pipeline=_pipeline(("software",))), settings)
     promote(settings)
     candidate = _log(_model(), settings)
     with pytest.raises(PromotionError, match="--data DIR"):
         promote(settings)
+
+    rows = _rows(7)  # the raw leads behind the candidate's logged test rows
+    leads = rows[["lead_id", "employees"]].assign(industry=rows["industry"].astype(str))
+    data = ContractData(leads=leads, journeys=None, outcomes=pd.DataFrame())
+    compared = promote(settings, data=data)
+    assert compared.promoted and not compared.forced
+    assert [s.version for s in compared.scores] == [candidate, candidate - 1]
+
+    _log(_model(pipeline=_pipeline(("software",))), settings)
     forced = promote(settings, force=True)
-    assert forced.promoted and forced.champion_after == candidate
+    assert forced.promoted and forced.champion_after == candidate + 1
     assert "not compared" in forced.reason
 
 
