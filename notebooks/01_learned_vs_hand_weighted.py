@@ -154,8 +154,9 @@ figures["tier_vs_tier"]
 #
 # Ranks are percentiles among these leads (100 = best). The first rows are leads the model
 # ranks far higher than the points, the last rows the other way round. Each comes with the
-# model's reasons (what moved its score, as odds multipliers: ×2 = twice the odds of buying)
-# and the points breakdown (which rules gave the points).
+# model's reasons, the same the scoring service gives sales (`+` raised the score, `-`
+# lowered it; ×2 = twice the odds of buying), and the points breakdown (which rules gave
+# the points).
 
 # %%
 display(analysis.disagreements(comparison, n=5))

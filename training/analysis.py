@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import ContractData
+from features.describe import ReasonWriter
 from features.pipeline import AS_OF
 from features.points import TIERS as POINTS_TIERS
 from features.points import PointsRules
@@ -23,7 +24,7 @@ from features.schema import LEAD_ID
 from features.trainingset import LABEL
 from training.artifact import ScoringModel
 from training.baseline import points_on_rows
-from training.drivers import action_effects, reasons
+from training.drivers import action_effects
 from training.evaluate import decile_table, positives_in_top
 from training.heldout import model_rows
 from training.report import MODEL as MODEL_METHOD  # method names as in the training report
@@ -83,9 +84,13 @@ class Comparison:
 
 
 def compare_held_out(
-    contract: ContractData, model: ScoringModel, rules: PointsRules, *, top_reasons: int = 3
+    contract: ContractData, model: ScoringModel, rules: PointsRules, *, top_reasons: int = 2
 ) -> Comparison:
-    """Score the model's held-out rows of `contract` with the model and with `rules`."""
+    """Score the model's held-out rows of `contract` with the model and with `rules`.
+
+    Reasons are the service's (`features.describe`): up to `top_reasons` raising the score,
+    then up to `top_reasons` lowering it.
+    """
     built = model_rows(contract, model)
     held = built.take(built.held_out)
     if not len(held.rows) or len(np.unique(held.y)) < 2:
@@ -104,7 +109,7 @@ def compare_held_out(
             PROBABILITY: probability,
             LOG_ODDS: explanation.raw,
             TIER: model.tier(probability),
-            REASONS: reasons(contributions, held.features, range(len(held.rows)), top_reasons),
+            REASONS: _reason_texts(model, held.features, explanation.contributions, top_reasons),
             POINTS: points.total,
             POINTS_TIER: points.tier,
         }
@@ -124,6 +129,22 @@ def compare_held_out(
         model=model,
         rules=rules,
     )
+
+
+def _reason_texts(
+    model: ScoringModel, features: pd.DataFrame, contributions: np.ndarray, top: int
+) -> list[str]:
+    """`+ Requested a demo 2 days ago (odds ×3.1); - Job title: student (odds ×0.4)` per row."""
+    writer = ReasonWriter(model.feature_names, model.spec.pipeline.attributes)
+    values = features[list(model.feature_names)].to_numpy(dtype=object)
+    return [
+        "; ".join(
+            f"{'+' if r.direction == 'positive' else '-'} {r.text} "
+            f"(odds ×{np.exp(r.contribution):.2f})"
+            for r in row
+        )
+        for row in writer.reasons_of_rows(contributions, values, top, top)
+    ]
 
 
 def equal_volume_table(

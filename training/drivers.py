@@ -18,8 +18,7 @@ higher".
 from __future__ import annotations
 
 import itertools
-import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -63,58 +62,6 @@ def _numeric(features: pd.DataFrame, name: str) -> np.ndarray:
     if name not in features:
         return np.full(len(features), np.nan)
     return pd.to_numeric(features[name], errors="coerce").to_numpy(dtype=float)
-
-
-def describe_driver(driver: str, value_of: Callable[[str], object]) -> str:
-    """What the lead did or is, for one driver: `demo request: 1 in total, last 2 days ago`.
-
-    `value_of(feature)` gives the lead's value of a model feature (None if there is none).
-    """
-    label = driver_label(driver)
-    if driver in EVENT_TYPES:
-        total = _as_float(value_of(f"n_{driver}_total"))
-        days = _as_float(value_of(f"days_since_last_{driver}"))
-        if not total > 0:
-            return f"no {label} yet"
-        when = "" if np.isnan(days) else f", last {days:.0f} days ago"
-        return f"{label}: {total:.0f} in total{when}"
-    value = value_of(driver)
-    if value is None or (isinstance(value, numbers.Number) and np.isnan(value)):
-        return f"{label}: unknown"
-    if driver.startswith("decayed_") and value == 0:
-        return f"no {label.split(',')[0]} yet"
-    if isinstance(value, numbers.Number):
-        return f"{label}: {value:,.3g}"
-    return f"{label}: {value}"
-
-
-def _as_float(value: object) -> float:
-    return float(value) if isinstance(value, numbers.Number) else np.nan
-
-
-def reasons(
-    contributions: pd.DataFrame, features: pd.DataFrame, rows: Sequence[int], top: int = 3
-) -> list[str]:
-    """The `top` drivers that moved each row's score most, with their odds multipliers."""
-    by_driver = driver_contributions(contributions)
-    values = by_driver.to_numpy()
-    columns = {name: features[name].to_numpy() for name in features.columns}
-    texts = []
-    for row in rows:
-
-        def value_of(name: str, row: int = row) -> object:
-            column = columns.get(name)
-            return None if column is None else column[row]
-
-        order = np.argsort(-np.abs(values[row]))[:top]
-        texts.append(
-            "; ".join(
-                f"{describe_driver(by_driver.columns[j], value_of)} "
-                f"(odds ×{np.exp(values[row, j]):.2f})"
-                for j in order
-            )
-        )
-    return texts
 
 
 def global_effects(contributions: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
