@@ -32,7 +32,17 @@ from training.fit import BoosterParams, FeatureImportance, FitResult, gain_impor
 from training.flat_table import ColumnType, FlatTableConfig, column_types, read_flat_table
 from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
 from training.provenance import code_version, frame_fingerprint
-from training.report import MODEL, TrainReport
+from training.report import (
+    MODEL,
+    TrainReport,
+    decile_lines,
+    importance_lines,
+    parameters_line,
+    policy_lines,
+    reliability_lines,
+    tier_table_markdown,
+    write_report,
+)
 from training.tiers import TierRow, choose_thresholds, tier_table
 from training.train import TrainConfig, TrainResult, _round_trip, train_model
 
@@ -177,39 +187,19 @@ class FlatReport(BaseModel):
             + ", ".join(f"{k} {v:.4f}" for k, v in self.calibration.cv_log_loss.items())
             + ".",
             "",
-            "| bin | rows | probability range | mean predicted | observed |",
-            "| ---: | ---: | --- | ---: | ---: |",
-            *[
-                f"| {i} | {b.rows:,} | {b.min_probability:.3f}–{b.max_probability:.3f} | "
-                f"{b.mean_probability:.3f} | {b.observed_rate:.3f} |"
-                for i, b in enumerate(self.reliability, start=1)
-            ],
+            *reliability_lines(self.reliability),
             "",
             "## Tiers",
             "",
             "Thresholds chosen on the out-of-fold probabilities from these rules:",
             "",
-            *[f"- `{name}`: {text}" for name, text in self.tier_policy.items()],
+            *policy_lines(self.tier_policy),
             "",
-            "| tier | probability above | share of leads | conversion rate | share of all deals |",
-            "| --- | ---: | ---: | ---: | ---: |",
-            *[
-                f"| {r.tier} | {'–' if r.threshold is None else f'{r.threshold:.4f}'} | "
-                f"{r.share_of_leads:.1%} | "
-                f"{'–' if r.conversion_rate is None else f'{r.conversion_rate:.2%}'} | "
-                f"{r.share_of_deals:.1%} |"
-                for r in self.tiers
-            ],
+            tier_table_markdown("Out of fold", self.tiers),
             "",
             "## Lift by score decile (out of fold)",
             "",
-            "| decile | rows | lowest probability | conversion rate | lift | deals so far |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: |",
-            *[
-                f"| {d.decile} | {d.rows:,} | {d.min_probability:.3f} | {d.conversion_rate:.2%} | "
-                f"{d.lift:.2f} | {d.cumulative_share_of_deals:.1%} |"
-                for d in self.deciles
-            ],
+            *decile_lines(self.deciles),
             "",
             "## Booster",
             "",
@@ -217,16 +207,11 @@ class FlatReport(BaseModel):
             + ", ".join(str(f.early_stop) for f in cv.folds),
             f"- every fold model and the served model: {cv.trees} trees (the median); the "
             f"served one on all rows; positives weighted ×{self.fit.scale_pos_weight:.2f}",
-            "- parameters: "
-            + ", ".join(
-                f"`{k}={v}`" for k, v in self.fit.params.items() if k != "monotone_constraints"
-            ),
+            parameters_line(self.fit),
             "",
             "## Feature importance (share of total split gain)",
             "",
-            "| feature | share of gain |",
-            "| --- | ---: |",
-            *[f"| `{f.feature}` | {f.share:.1%} |" for f in self.feature_importance],
+            *importance_lines(self.feature_importance),
             "",
         ]
 
@@ -260,13 +245,7 @@ class FlatResult:
 
     def write(self, out_dir: Path) -> Path:
         """report.json, report.md and one PNG per figure into `out_dir`."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "report.json").write_text(self.report.model_dump_json(indent=2))
-        (out_dir / "report.md").write_text(self.report.markdown())
-        for name, figure in self.figures.items():
-            figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
-        return out_dir
+        return write_report(out_dir, self.report, self.figures)
 
 
 def train_flat(path: Path, config: FlatConfig) -> FlatResult:

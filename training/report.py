@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+from typing import Protocol
 
+from matplotlib.figure import Figure
 from pydantic import BaseModel
 
 from training.audit import LeakageAudit
@@ -122,29 +125,23 @@ class TrainReport(BaseModel):
             "",
             "Reliability (test slice, equal-count bins):",
             "",
-            "| bin | rows | probability range | mean predicted | observed |",
-            "| ---: | ---: | --- | ---: | ---: |",
-            *[
-                f"| {i} | {b.rows:,} | {b.min_probability:.3f}–{b.max_probability:.3f} | "
-                f"{b.mean_probability:.3f} | {b.observed_rate:.3f} |"
-                for i, b in enumerate(self.reliability, start=1)
-            ],
+            *reliability_lines(self.reliability),
             "",
             "## Tiers",
             "",
             "Thresholds were chosen on the calibration slice from these rules:",
             "",
-            *[f"- `{name}`: {text}" for name, text in self.tier_policy.items()],
+            *policy_lines(self.tier_policy),
             "",
-            _tier_table("Test slice", self.tiers_test),
+            tier_table_markdown("Test slice", self.tiers_test),
             "",
-            _tier_table(
+            tier_table_markdown(
                 "Calibration slice (where the thresholds were chosen)", self.tiers_calibration
             ),
             "",
             *(
                 [
-                    _tier_table(
+                    tier_table_markdown(
                         "Hand-weighted points with their own thresholds, test slice",
                         self.points_tiers_test,
                         threshold_label="points at least",
@@ -157,13 +154,7 @@ class TrainReport(BaseModel):
             ),
             "## Lift by score decile (test slice)",
             "",
-            "| decile | rows | lowest probability | conversion rate | lift | deals so far |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: |",
-            *[
-                f"| {d.decile} | {d.rows:,} | {d.min_probability:.3f} | {d.conversion_rate:.2%} | "
-                f"{d.lift:.2f} | {d.cumulative_share_of_deals:.1%} |"
-                for d in self.deciles
-            ],
+            *decile_lines(self.deciles),
             "",
             "## Time split",
             "",
@@ -197,10 +188,7 @@ class TrainReport(BaseModel):
                 else ""
             )
             + f"; positives weighted ×{self.fit.scale_pos_weight:.1f}",
-            "- parameters: "
-            + ", ".join(
-                f"`{k}={v}`" for k, v in self.fit.params.items() if k != "monotone_constraints"
-            ),
+            parameters_line(self.fit),
         ]
         if self.tuning:
             lines.append(
@@ -212,9 +200,7 @@ class TrainReport(BaseModel):
             "",
             "## Feature importance (share of total split gain)",
             "",
-            "| feature | share of gain |",
-            "| --- | ---: |",
-            *[f"| `{f.feature}` | {f.share:.1%} |" for f in self.feature_importance],
+            *importance_lines(self.feature_importance),
         ]
         if self.audit is not None:
             lines += ["", self.audit.markdown(level=2)]
@@ -229,9 +215,10 @@ def _window(part: SliceSummary) -> str:
     return f"{part.first_cutoff:%Y-%m-%d} to {part.last_cutoff:%Y-%m-%d}"
 
 
-def _tier_table(
+def tier_table_markdown(
     title: str, rows: list[TierRow], threshold_label: str = "probability above", digits: int = 4
 ) -> str:
+    """A titled markdown table of tiers: threshold, volume, conversion and deals captured."""
     lines = [
         f"{title}:",
         "",
@@ -248,3 +235,69 @@ def _tier_table(
             f"{r.share_of_deals:.1%} |"
         )
     return "\n".join(lines)
+
+
+def reliability_lines(bins: list[ReliabilityBin]) -> list[str]:
+    """Markdown table of equal-count reliability bins: predicted against observed."""
+    return [
+        "| bin | rows | probability range | mean predicted | observed |",
+        "| ---: | ---: | --- | ---: | ---: |",
+        *[
+            f"| {i} | {b.rows:,} | {b.min_probability:.3f}–{b.max_probability:.3f} | "
+            f"{b.mean_probability:.3f} | {b.observed_rate:.3f} |"
+            for i, b in enumerate(bins, start=1)
+        ],
+    ]
+
+
+def decile_lines(deciles: list[DecileRow]) -> list[str]:
+    """Markdown table of conversion and lift by score decile."""
+    return [
+        "| decile | rows | lowest probability | conversion rate | lift | deals so far |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        *[
+            f"| {d.decile} | {d.rows:,} | {d.min_probability:.3f} | {d.conversion_rate:.2%} | "
+            f"{d.lift:.2f} | {d.cumulative_share_of_deals:.1%} |"
+            for d in deciles
+        ],
+    ]
+
+
+def importance_lines(importance: list[FeatureImportance]) -> list[str]:
+    """Markdown table of each feature's share of split gain."""
+    return [
+        "| feature | share of gain |",
+        "| --- | ---: |",
+        *[f"| `{f.feature}` | {f.share:.1%} |" for f in importance],
+    ]
+
+
+def policy_lines(policy: dict[str, str]) -> list[str]:
+    """The tier rules as the user stated them, one bullet each."""
+    return [f"- `{name}`: {text}" for name, text in policy.items()]
+
+
+def parameters_line(fit: FitResult) -> str:
+    """The booster's parameters in one bullet (the monotone constraints are too long to list)."""
+    return "- parameters: " + ", ".join(
+        f"`{k}={v}`" for k, v in fit.params.items() if k != "monotone_constraints"
+    )
+
+
+class Report(Protocol):
+    """A training report: JSON for machines, markdown for people."""
+
+    def model_dump_json(self, *, indent: int | None = None) -> str: ...
+
+    def markdown(self) -> str: ...
+
+
+def write_report(out_dir: Path, report: Report, figures: dict[str, Figure]) -> Path:
+    """report.json, report.md and one PNG per figure into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(report.model_dump_json(indent=2))
+    (out_dir / "report.md").write_text(report.markdown())
+    for name, figure in figures.items():
+        figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
+    return out_dir

@@ -35,7 +35,7 @@ from training.evaluate import Metrics, decile_table, evaluate, reliability_table
 from training.fit import BoosterParams, fit_booster, gain_importance
 from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
 from training.provenance import code_version, frame_fingerprint
-from training.report import METHOD_KEYS, MODEL, ORACLE, POINTS, TrainReport
+from training.report import METHOD_KEYS, MODEL, ORACLE, POINTS, TrainReport, write_report
 from training.split import SliceSummary, SplitConfig, TimeSplit, time_split
 from training.tiers import (
     TierPolicy,
@@ -91,13 +91,7 @@ class TrainResult:
 
     def write(self, out_dir: Path) -> Path:
         """report.json, report.md and one PNG per figure into `out_dir`."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "report.json").write_text(self.report.model_dump_json(indent=2))
-        (out_dir / "report.md").write_text(self.report.markdown())
-        for name, figure in self.figures.items():
-            figure.savefig(out_dir / f"{name}.png", dpi=110, bbox_inches="tight")
-        return out_dir
+        return write_report(out_dir, self.report, self.figures)
 
 
 @dataclass(frozen=True)
