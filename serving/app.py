@@ -47,7 +47,7 @@ from serving.schemas import (
     ScoreResponse,
     ValidationErrorBody,
 )
-from serving.scorer import ModelUnavailable, Refused, Scorer
+from serving.scorer import LeadRefused, ModelUnavailable, Refused, Scorer
 from serving.settings import ServiceSettings
 
 API_TITLE = "leadscore"
@@ -321,6 +321,10 @@ def _error_handlers(app: FastAPI, settings: ServiceSettings) -> None:
     @app.exception_handler(ModelUnavailable)
     async def no_model(request: Request, exc: ModelUnavailable) -> Response:
         return JSON({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(LeadRefused)
+    async def refused(request: Request, exc: LeadRefused) -> Response:
+        return _invalid([e.model_copy(update={"loc": ["body", *e.loc]}) for e in exc.errors])
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

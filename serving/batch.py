@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.describe import ReasonWriter
-from features.io import SOURCE_COLUMNS, read_table
+from features.io import SOURCE_COLUMNS, locations, read_table
 from features.journeys import Journeys
 from features.pipeline import AS_OF
 from features.schema import CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
@@ -21,17 +21,33 @@ from training.explain import ReasonsMethod
 _REASON_CHUNK = 10_000
 
 
-def read_leads(path: Path) -> pd.DataFrame:
-    """A contract-shaped leads table (Parquet file or directory, or CSV)."""
-    leads = read_table(path).drop(columns=list(SOURCE_COLUMNS), errors="ignore")
-    missing = [c for c in (LEAD_ID, CREATED_AT) if c not in leads]
+def read_leads(path: Path, id_column: str = LEAD_ID, *, created_at: bool = True) -> pd.DataFrame:
+    """A leads table (Parquet file or directory, or CSV) keyed by `lead_id`.
+
+    `id_column` is the table's own id column (a CRM export's, e.g. "Prospect ID");
+    `created_at` is required only when the model reads journeys.
+    """
+    table = read_table(path)
+    required = [id_column, *([CREATED_AT] if created_at else [])]
+    missing = [c for c in required if c not in table]
     if missing:
+        columns = [c for c in table.columns if c not in SOURCE_COLUMNS]
         raise ValueError(
-            f"{path} lacks the columns {missing}: give a contract leads table (from "
-            "`leadscore data validate --out` or `leadscore data synth`)."
+            f"{path} lacks the column(s) {missing}; its columns are {columns}. Name the id "
+            "column with --id-column; a model that reads journeys also needs created_at."
         )
-    leads[LEAD_ID] = leads[LEAD_ID].astype(str)
-    leads[CREATED_AT] = pd.to_datetime(leads[CREATED_AT], utc=True, format="mixed")
+    ids = table[id_column].astype("string").str.strip()
+    bad = (ids.isna() | (ids == "") | ids.duplicated(keep=False)).to_numpy()
+    if bad.any():
+        where = locations(table, np.flatnonzero(bad)[:5])
+        raise ValueError(
+            f"{int(bad.sum())} rows have an empty or repeated {id_column!r} "
+            f"(e.g. {', '.join(where)}): each lead must be named once."
+        )
+    leads = table.drop(columns=[*SOURCE_COLUMNS, LEAD_ID, id_column], errors="ignore")
+    leads.insert(0, LEAD_ID, ids.astype(str).to_numpy())
+    if created_at:
+        leads[CREATED_AT] = pd.to_datetime(leads[CREATED_AT], utc=True, format="mixed")
     return leads
 
 

@@ -85,10 +85,18 @@ def score(
     leads: Annotated[
         Path,
         typer.Option(
-            help="Leads table (Parquet file/directory or CSV) with the contract's "
-            "columns: lead_id, created_at and attributes."
+            help="Leads table (Parquet file/directory or CSV): an id column, the attributes "
+            "the model was trained on and, for a model that reads journeys, created_at. A "
+            "CRM export as the model was trained on it will do."
         ),
     ],
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="The leads table's id column. Default: the one the model was trained with "
+            "(lead_id for contract tables)."
+        ),
+    ] = None,
     events: Annotated[
         Path | None,
         typer.Option(help="Events table (lead_id, occurred_at, event_type): Parquet or CSV."),
@@ -119,9 +127,15 @@ def score(
 
     started = time.perf_counter()
     scoring_model, ref, uri = load_served_model(model)
-    lead_table = read_leads(leads)
+    uses_journeys = scoring_model.spec.pipeline.use_behaviour
+    try:
+        lead_table = read_leads(
+            leads, id_column or scoring_model.spec.metadata.id_column, created_at=uses_journeys
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--leads") from exc
     journeys = None
-    if scoring_model.spec.pipeline.use_behaviour:
+    if uses_journeys:
         if events is None:
             raise typer.BadParameter("this model uses behaviour features: pass --events")
         journeys = read_journeys(events, lead_table["lead_id"].to_numpy())

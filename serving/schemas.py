@@ -85,8 +85,11 @@ class LeadIn(BaseModel):
         description="Your id of the lead; echoed in the answer.",
         examples=["00Q5e00000AbCdE"],
     )
-    created_at: UtcDatetime = Field(
-        description="When the lead was created (ISO 8601; without a zone, UTC).",
+    created_at: UtcDatetime | None = Field(
+        None,
+        description="When the lead was created (ISO 8601; without a zone, UTC). Required by "
+        "models that read the journey (time since creation is one of their features); "
+        "models trained on a one-row-per-lead export do without it.",
         examples=["2025-03-01T12:00:00Z"],
     )
     attributes: dict[str, AttributeValue] = Field(

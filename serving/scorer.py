@@ -39,6 +39,14 @@ class ModelUnavailable(RuntimeError):
     """No model is loaded; the message says why."""
 
 
+class LeadRefused(ValueError):
+    """The loaded model cannot score this lead as sent; `errors` say which field to fix."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors))
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class Refused:
     """A lead of a batch that failed validation: reported in place, not scored."""
@@ -173,7 +181,11 @@ class Scorer:
     def score(self, lead: LeadIn, now: datetime | None = None) -> dict[str, Any]:
         """The answer for one lead (fields of `ScoreResponse`)."""
         now = now or datetime.now(UTC)
-        return self._score_leads(self.current(), [lead], None, now)[0]
+        served = self.current()
+        errors = _unscorable(served, lead)
+        if errors:
+            raise LeadRefused(errors)
+        return self._score_leads(served, [lead], None, now)[0]
 
     def score_batch(
         self,
@@ -184,6 +196,11 @@ class Scorer:
         """Answers for a batch (fields of `BatchResponse`), refused leads failed in place."""
         served = self.current()
         now = now or datetime.now(UTC)
+        checked: list[LeadIn | Refused] = []
+        for lead in leads:
+            errors = _unscorable(served, lead) if isinstance(lead, LeadIn) else []
+            checked.append(Refused(lead.lead_id, errors) if errors else lead)
+        leads = checked
         valid = [i for i, lead in enumerate(leads) if isinstance(lead, LeadIn)]
         answers = self._score_leads(served, [leads[i] for i in valid], as_of, now)
         results: list[dict[str, Any] | None] = [None] * len(leads)
@@ -221,7 +238,10 @@ class Scorer:
             model.spec.pipeline,
             leads,
             np.array([t.timestamp() for t in as_of]),
-            np.array([lead.created_at.timestamp() for lead in leads]),
+            # NaN without created_at: only attribute-only models are given such leads.
+            np.array(
+                [lead.created_at.timestamp() if lead.created_at else np.nan for lead in leads]
+            ),
         )
         matrix = np.empty((len(leads), len(model.feature_names)), dtype=np.float64)
         for r, attributes in enumerate(features.attributes):
@@ -293,6 +313,20 @@ class Scorer:
         )
 
 
+def _unscorable(served: ServedModel, lead: LeadIn) -> list[FieldError]:
+    """What this model needs that the lead lacks (the schema cannot know the model)."""
+    if lead.created_at is None and served.model.spec.pipeline.use_behaviour:
+        return [
+            FieldError(
+                loc=["created_at"],
+                msg="Field required by this model: it reads the journey, and time since the "
+                "lead was created is one of its features",
+                type="missing",
+            )
+        ]
+    return []
+
+
 def _warnings(
     served: ServedModel, lead: LeadIn, as_of: datetime, late: int, unknown: list[str]
 ) -> list[str]:
@@ -306,7 +340,7 @@ def _warnings(
         )
     if late:
         out.append(f"{late} event{'s' if late > 1 else ''} at or after as_of ignored")
-    if lead.created_at > as_of:
+    if lead.created_at is not None and lead.created_at > as_of:
         out.append("created_at is after as_of")
     missing = served.attribute_sources.difference(lead.attributes)
     if missing:

@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from features.attributes import OTHER_CATEGORY, infer_attributes
 from features.pipeline import AS_OF
 from features.schema import LEAD_ID
+from leadscore import app
+from serving.app import create_app
+from serving.settings import ServiceSettings
 from training.flat import FlatConfig, train_flat
 from training.flat_cli import flat_config
 from training.flat_table import FlatTableConfig, FlatTableError, read_flat_table
@@ -107,6 +112,32 @@ def test_flat_export_trains_by_folds_without_the_leaky_status(tmp_path: Path) ->
     row = leads.iloc[7].to_dict()
     one = model.probability(model.features_one(row, [], datetime.now(UTC)))[0]
     assert one == pytest.approx(batch["probability"].iloc[7], abs=1e-12)
+
+
+def test_the_service_and_leadscore_score_take_the_raw_export(tmp_path: Path) -> None:
+    path = _export(tmp_path, n=1_000)
+    model_dir = train_flat(path, _config(exclude=("Created",))).model.save(tmp_path / "model")
+    out = tmp_path / "scores.csv"
+    # No --id-column: the model remembers the export's; no created_at needed either.
+    args = ["score", "--leads", path, "--model", model_dir, "--out", out, "--reasons"]
+    result = CliRunner().invoke(app, list(map(str, args)))
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out)
+    export = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert scores[LEAD_ID].tolist() == export["Lead ID"].tolist()
+    assert any("Minutes on Site" in r for r in scores["reasons"])  # the export's own words
+
+    settings = ServiceSettings(mode="development", model_uri=str(model_dir))
+    with TestClient(create_app(settings)) as client:
+        for i in (0, 11, 999):
+            row = export.iloc[i].to_dict()
+            lead = {"lead_id": row.pop("Lead ID"), "attributes": row}  # as a CRM sends it
+            answer = client.post("/v1/score", json=lead)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["probability"] == pytest.approx(
+                scores["probability"].iloc[i], abs=1e-12
+            )
+            assert answer.json()["tier"] == scores["tier"].iloc[i]
 
 
 def test_keep_column_puts_a_flagged_column_back(tmp_path: Path) -> None:

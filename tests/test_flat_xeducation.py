@@ -9,12 +9,16 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from features.pipeline import AS_OF
 from features.schema import LEAD_ID
 from leadscore import app
+from serving.app import create_app
+from serving.settings import ServiceSettings
 from training.artifact import ScoringModel
 from training.flat_table import FlatTableConfig, read_flat_table
 
@@ -82,21 +86,34 @@ def test_cross_validated_ranking_and_calibration(trained: tuple[Path, str]) -> N
     assert "## Trade-off" in (tmp / "report" / "report.md").read_text()
 
 
-def test_one_row_scores_as_batch_scoring_and_the_registry(trained: tuple[Path, str]) -> None:
+def test_served_rows_score_as_batch_scoring_and_the_registry(trained: tuple[Path, str]) -> None:
     tmp, _ = trained
-    model = ScoringModel.load(tmp / "model")
-    leads = read_flat_table(XEDUCATION, COLUMNS).leads
-    now = datetime.now(UTC)
-    rows = leads[[LEAD_ID]].assign(**{AS_OF: now})
-    batch = model.score_frame(leads, None, rows)
-    for i in (0, 17, 4_321, len(leads) - 1):
-        # The row as a CRM would send it: the export's own column names and text values.
-        row = leads.iloc[i].to_dict()
-        one = model.probability(model.features_one(row, [], now))[0]
-        assert one == pytest.approx(batch["probability"].iloc[i], abs=1e-12)
+    out = tmp / "scores.parquet"
+    args = ["score", "--leads", str(XEDUCATION), "--model", str(tmp / "model"), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    batch = pd.read_parquet(out)
+    export = pd.read_csv(XEDUCATION, dtype=str, keep_default_na=False)
+    assert batch[LEAD_ID].tolist() == export["Prospect ID"].tolist()
+
+    settings = ServiceSettings(mode="development", model_uri=str(tmp / "model"))
+    with TestClient(create_app(settings)) as client:
+        for i in (0, 17, 4_321, len(export) - 1):
+            # The row as a CRM would send it: the export's own column names and text values.
+            row = export.iloc[i].to_dict()
+            answer = client.post("/v1/score", json={"attributes": row})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["probability"] == pytest.approx(
+                batch["probability"].iloc[i], abs=1e-12
+            )
 
     from training.registry import RegistrySettings, load_model
 
+    model = ScoringModel.load(tmp / "model")
+    leads = read_flat_table(XEDUCATION, COLUMNS).leads
+    rows = leads[[LEAD_ID]].assign(**{AS_OF: datetime.now(UTC)})
     settings = RegistrySettings(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
     registered = load_model(settings.model_uri(1), settings)
-    assert registered.score_frame(leads, None, rows)["probability"].equals(batch["probability"])
+    assert registered.score_frame(leads, None, rows)["probability"].equals(
+        model.score_frame(leads, None, rows)["probability"]
+    )

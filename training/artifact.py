@@ -82,6 +82,9 @@ class ModelMetadata(BaseModel):
     code_version: str = ""
     metrics: dict[str, float] = Field(default_factory=dict)
     params: dict[str, object] = Field(default_factory=dict)
+    id_column: str = Field(
+        "lead_id", description="The column that named each lead in the training data."
+    )
     # Probabilities of the calibration slice at each percentile: the 0-100 score is a
     # lead's percentile among recent leads, a scale with a meaning, not `round(p * 100)`.
     score_percentiles: tuple[float, ...] = ()

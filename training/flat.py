@@ -372,6 +372,7 @@ def _package(
             "config": config.model_dump(mode="json"),
         },
         score_percentiles=tuple(float(q) for q in np.quantile(probability, np.linspace(0, 1, 101))),
+        id_column=config.id_column,
     )
     spec = ArtifactSpec(
         pipeline=pipeline,
@@ -406,7 +407,9 @@ def _by_time(
     # The trainer audits, leaves flagged columns out and measures the trade-off itself.
     result = train_model(frame, candidates, _train_config(config))
     # The trainer names a funnel milestone; this label is the export's own flag.
-    metadata = result.model.spec.metadata.model_copy(update={"target": config.target_text})
+    metadata = result.model.spec.metadata.model_copy(
+        update={"target": config.target_text, "id_column": config.id_column}
+    )
     model = ScoringModel(
         result.model.spec.model_copy(update={"metadata": metadata}), result.model.booster
     )
