@@ -18,6 +18,7 @@ from features.schema import LEAD_ID
 from leadscore import app
 from serving.app import create_app
 from serving.settings import ServiceSettings
+from training.artifact import ScoringModel
 from training.flat import FlatConfig, train_flat
 from training.flat_cli import flat_config
 from training.flat_table import FlatTableConfig, FlatTableError, read_flat_table
@@ -138,6 +139,28 @@ def test_the_service_and_leadscore_score_take_the_raw_export(tmp_path: Path) -> 
                 scores["probability"].iloc[i], abs=1e-12
             )
             assert answer.json()["tier"] == scores["tier"].iloc[i]
+
+
+def test_a_named_model_is_registered_and_listed_under_its_name(tmp_path: Path) -> None:
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "LEADSCORE_MODEL_NAME": None,
+    }
+    args = ["train", "--flat", str(_export(tmp_path, n=800)), "--id-column", "Lead ID"]
+    args += ["--target-column", "Converted", "--positive-value", "yes", "--exclude", "Created"]
+    args += ["--name", "crm-conversion", "--out", str(tmp_path / "report")]
+    args += ["--export", str(tmp_path / "model")]
+    runner = CliRunner()
+    trained = runner.invoke(app, args, env=env)
+    assert trained.exit_code == 0, trained.output
+    assert "registered crm-conversion version 1" in trained.output
+    assert ScoringModel.load(tmp_path / "model").spec.metadata.name == "crm-conversion"
+    listing = runner.invoke(app, ["models", "list", "--name", "crm-conversion"], env=env)
+    assert listing.exit_code == 0 and "@challenger" in listing.output
+    # The journey model's default name is untouched.
+    assert (
+        "no versions of lead-conversion" in runner.invoke(app, ["models", "list"], env=env).output
+    )
 
 
 def test_keep_column_puts_a_flagged_column_back(tmp_path: Path) -> None:

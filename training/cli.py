@@ -126,6 +126,15 @@ def train(
     exclude: Exclude = None,
     keep_column: KeepColumn = None,
     missing_values: MissingValues = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LEADSCORE_MODEL_NAME",
+            help="Model name in the report, the artifact and the MLflow registry (e.g. "
+            "crm-conversion beside the journey model). Default: the config file's `name`, "
+            "else lead-conversion.",
+        ),
+    ] = None,
 ) -> None:
     """Train a calibrated model with MQL/SQL tiers; test it on the latest leads vs. points."""
     if flat is not None:
@@ -138,6 +147,10 @@ def train(
             "keep_columns": keep_column,
         }
         settings = flat_config(config, columns, missing_values, force=force, tune=tune)
+        if name:
+            settings = settings.model_copy(
+                update={"train": settings.train.model_copy(update={"name": name})}
+            )
         run_flat(flat, settings, out=out, model_out=export, register=mlflow)
         return
     # Imported here: LightGBM, scikit-learn and matplotlib take seconds to load, and other
@@ -151,7 +164,7 @@ def train(
         raise typer.BadParameter("give --training-set FILE, --data DIR, or both")
     started = time.perf_counter()
     settings = load_config(config)
-    updates = {"force": settings.force or force}
+    updates = {"force": settings.force or force, "name": name or settings.name}
     if tune or tune_trials:
         tune_updates = {"enabled": True} | ({"trials": tune_trials} if tune_trials else {})
         updates["tune"] = settings.tune.model_copy(update=tune_updates)
@@ -222,10 +235,10 @@ def hand_on(
         result.model.save(export)
     if registry is None:
         return None
-    from training.registry import log_training, quiet_mlflow
+    from training.registry import log_training, quiet_mlflow, registry_for
 
     with quiet_mlflow():
-        return log_training(result, *registry)
+        return log_training(result, *registry, settings=registry_for(result.model))
 
 
 def _inputs(

@@ -152,9 +152,9 @@ def run_flat(
     if model_out is not None:
         typer.echo(f"model:  {result.model.save(model_out)}")
     if register:
-        from training.registry import RegistrySettings, quiet_mlflow
+        from training.registry import quiet_mlflow, registry_for
 
-        settings = RegistrySettings()
+        settings = registry_for(result.model)
         with quiet_mlflow():
             logged = log_flat(result, config, settings)
         typer.echo(

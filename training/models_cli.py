@@ -13,7 +13,17 @@ import typer
 
 if TYPE_CHECKING:
     from training.promotion import PromotionResult
-    from training.registry import VersionInfo
+    from training.registry import RegistrySettings, VersionInfo
+
+ModelName = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        envvar="LEADSCORE_MODEL_NAME",
+        help="Registered model name (as given to `leadscore train --name`); default "
+        "lead-conversion.",
+    ),
+]
 
 models_app = typer.Typer(
     help="Registered models (MLflow registry aliases): list, promote, roll back, export. "
@@ -41,11 +51,11 @@ def format_versions(versions: list[VersionInfo]) -> str:
 
 
 @models_app.command("list")
-def list_command() -> None:
+def list_command(name: ModelName = None) -> None:
     """Show every version of the registered model with its aliases and test metrics."""
-    from training.registry import RegistrySettings, list_versions, quiet_mlflow
+    from training.registry import list_versions, quiet_mlflow
 
-    settings = RegistrySettings()
+    settings = _registry(name)
     with quiet_mlflow():
         versions = list_versions(settings)
     if not versions:
@@ -56,6 +66,13 @@ def list_command() -> None:
         return
     typer.echo(f"{settings.model_name} in {settings.tracking_uri}")
     typer.echo(format_versions(versions))
+
+
+def _registry(name: str | None) -> RegistrySettings:
+    """The store from the environment; `name` (from --name) as the registered model."""
+    from training.registry import RegistrySettings
+
+    return RegistrySettings(model_name=name) if name else RegistrySettings()
 
 
 def _fail(error: Exception) -> NoReturn:
@@ -86,6 +103,7 @@ def promote_command(
             "champion computes its features differently."
         ),
     ] = None,
+    name: ModelName = None,
 ) -> None:
     """Move @champion to a version if it beats the champion on the same recent test rows.
 
@@ -94,7 +112,7 @@ def promote_command(
     `leadscore models promote --version OLD --force`.
     """
     from training.promotion import PromotionError, promote
-    from training.registry import RegistrySettings, quiet_mlflow
+    from training.registry import quiet_mlflow
 
     contract = None
     if data is not None:
@@ -103,21 +121,21 @@ def promote_command(
         contract = read_contract_dir(data)
     try:
         with quiet_mlflow():
-            result = promote(RegistrySettings(), version, force=force, data=contract)
+            result = promote(_registry(name), version, force=force, data=contract)
     except PromotionError as exc:
         _fail(exc)
     _report(result)
 
 
 @models_app.command("rollback")
-def rollback_command() -> None:
+def rollback_command(name: ModelName = None) -> None:
     """Point @champion back at the version the current champion replaced."""
     from training.promotion import PromotionError, rollback
-    from training.registry import RegistrySettings, quiet_mlflow
+    from training.registry import quiet_mlflow
 
     try:
         with quiet_mlflow():
-            result = rollback(RegistrySettings())
+            result = rollback(_registry(name))
     except PromotionError as exc:
         _fail(exc)
     typer.echo(result.summary())
@@ -133,11 +151,12 @@ def export_command(
             "default: the @champion."
         ),
     ] = None,
+    name: ModelName = None,
 ) -> None:
     """Write a model as a plain directory, for deployments without MLflow."""
-    from training.registry import CHAMPION, RegistrySettings, export_model, quiet_mlflow
+    from training.registry import CHAMPION, export_model, quiet_mlflow
 
-    settings = RegistrySettings()
+    settings = _registry(name)
     uri = uri or settings.model_uri(CHAMPION)
     try:
         with quiet_mlflow():

@@ -86,7 +86,8 @@ def quickstart(
         lambda v: v.report.summary().splitlines()[0],
     )
     config = TrainConfig(
-        training_set=TrainingSetConfig(competitor_domains=tuple(synth.competitor_domains))
+        name=settings.model_name,
+        training_set=TrainingSetConfig(competitor_domains=tuple(synth.competitor_domains)),
     )
     journeys = Journeys.from_frame(valid.events, valid.leads[LEAD_ID])
     training_set = progress.run(

@@ -103,6 +103,11 @@ class RegistrySettings(BaseSettings):
         return f"models:/{self.model_name}@{alias_or_version}"
 
 
+def registry_for(model: ScoringModel) -> RegistrySettings:
+    """The store from the environment, with the model's own name as the registered name."""
+    return RegistrySettings().model_copy(update={"model_name": model.spec.metadata.name})
+
+
 class LoggedVersion(BaseModel):
     """A logged training run and the registered model version it produced."""
 
