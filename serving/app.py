@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import signal
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -71,16 +72,21 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
     metrics = ServiceMetrics(scorer)
     api_key, admin_key = _auth(settings)
     limits = {MAX_EVENTS: settings.max_events_per_lead, MAX_LEADS: settings.max_leads_per_batch}
+    # Batches are scored off the event loop, one at a time, on one long-lived thread: the
+    # compiled kernels release the GIL, so single leads keep being answered meanwhile, and
+    # OpenMP keeps one warm thread team for it (a new calling thread would start another).
+    batch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-scoring")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if scorer.served is None:
-            await anyio.to_thread.run_sync(scorer.load)
+            await asyncio.get_running_loop().run_in_executor(batch_thread, scorer.load)
         hangup = _on_sighup(scorer.start_reload)
         try:
             yield
         finally:
             hangup()
+            batch_thread.shutdown(wait=False)
 
     app = FastAPI(
         title=API_TITLE,
@@ -149,7 +155,9 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
                 return _invalid(_field_errors(envelope_exc, ("body",)))
             leads = [_lead_or_refusal(item, limits) for item in envelope.leads]
             as_of = envelope.as_of
-        answer = scorer.score_batch(leads, as_of)
+        answer = await asyncio.get_running_loop().run_in_executor(
+            batch_thread, scorer.score_batch, leads, as_of
+        )
         metrics.count_tiers(answer["results"])
         if answer["failed"]:
             metrics.refused.inc(answer["failed"])
