@@ -72,6 +72,20 @@ def locations(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
     return prefix + frame[SOURCE_POS].iloc[positions].astype("str").reset_index(drop=True)
 
 
+def unique_ids(table: pd.DataFrame, column: str) -> pd.Series:
+    """The ids in `column` as stripped text; a `ValueError` names the rows (file:line) where
+    one is empty or repeated."""
+    ids = table[column].astype("string").str.strip()
+    bad = (ids.isna() | (ids == "") | ids.duplicated(keep=False)).to_numpy()
+    if bad.any():
+        where = locations(table, np.flatnonzero(bad)[:5])
+        raise ValueError(
+            f"{int(bad.sum())} rows have an empty or repeated {column!r} "
+            f"(e.g. {', '.join(where)}): the id column must name each lead once."
+        )
+    return ids
+
+
 def _with_source(frame: pd.DataFrame, prefix: str, positions: np.ndarray) -> pd.DataFrame:
     clash = [c for c in SOURCE_COLUMNS if c in frame.columns]
     if clash:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.describe import ReasonWriter
-from features.io import SOURCE_COLUMNS, locations, read_table
+from features.io import SOURCE_COLUMNS, read_table, unique_ids
 from features.journeys import Journeys
 from features.pipeline import AS_OF
 from features.schema import CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
@@ -36,14 +36,7 @@ def read_leads(path: Path, id_column: str = LEAD_ID, *, created_at: bool = True)
             f"{path} lacks the column(s) {missing}; its columns are {columns}. Name the id "
             "column with --id-column; a model that reads journeys also needs created_at."
         )
-    ids = table[id_column].astype("string").str.strip()
-    bad = (ids.isna() | (ids == "") | ids.duplicated(keep=False)).to_numpy()
-    if bad.any():
-        where = locations(table, np.flatnonzero(bad)[:5])
-        raise ValueError(
-            f"{int(bad.sum())} rows have an empty or repeated {id_column!r} "
-            f"(e.g. {', '.join(where)}): each lead must be named once."
-        )
+    ids = unique_ids(table, id_column)
     leads = table.drop(columns=[*SOURCE_COLUMNS, LEAD_ID, id_column], errors="ignore")
     leads.insert(0, LEAD_ID, ids.astype(str).to_numpy())
     if created_at:

@@ -63,3 +63,19 @@ def test_score_reads_csv_and_writes_csv_with_reasons(tmp_path):
     assert scores["lead_id"].tolist() == ["L1", "L2"]
     for reasons in scores["reasons"]:
         assert all(r["text"] and r["direction"] for r in json.loads(reasons))
+
+
+def test_score_names_the_rows_of_a_repeated_or_missing_id(tmp_path):
+    model_dir = make_model(seed=4, n_leads=600, rounds=5).save(tmp_path / "model")
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        "lead_id,created_at,job_title\nL1,2025-05-01T00:00:00Z,CEO\nL1,2025-05-02T00:00:00Z,CTO\n"
+    )
+    args = ["score", "--leads", str(leads), "--model", str(model_dir)]
+    result = CliRunner().invoke(app, args, env=NO_KEYS)
+    assert result.exit_code == 2
+    assert "2 rows have an empty or repeated 'lead_id'" in result.output
+    assert "leads.csv:2" in result.output and "leads.csv:3" in result.output
+
+    result = CliRunner().invoke(app, [*args, "--id-column", "Prospect ID"], env=NO_KEYS)
+    assert result.exit_code == 2 and "--id-column" in result.output

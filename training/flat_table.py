@@ -21,7 +21,7 @@ from features.attributes import (
     AttributeKind,
     AttributeTransform,
 )
-from features.io import SOURCE_COLUMNS, locations, read_table
+from features.io import SOURCE_COLUMNS, locations, read_table, unique_ids
 from features.pipeline import AS_OF
 from features.schema import CREATED_AT, LEAD_ID
 from features.trainingset import LABEL
@@ -100,14 +100,10 @@ def read_flat_table(path: Path, config: FlatTableConfig) -> FlatTable:
             f"values seen: {seen}. Name the value that means converted with --positive-value."
         )
 
-    ids = table[config.id_column].astype("string").str.strip()
-    bad = (ids.isna() | (ids == "") | ids.duplicated(keep=False)).to_numpy()
-    if bad.any():
-        where = locations(table, np.flatnonzero(bad)[:5])
-        raise FlatTableError(
-            f"{int(bad.sum())} rows have an empty or repeated {config.id_column!r} "
-            f"(e.g. {', '.join(where)}): the id column must name each lead once."
-        )
+    try:
+        ids = unique_ids(table, config.id_column)
+    except ValueError as exc:
+        raise FlatTableError(str(exc)) from None
 
     leads = table.drop(columns=[config.target_column, *SOURCE_COLUMNS], errors="ignore")
     leads = leads.rename(columns={config.id_column: LEAD_ID})
