@@ -6,10 +6,10 @@ import typer
 
 from features.cli import data_app, features_app
 from serving.cli import score, serve
+from training.analysis.cli import rules_app
 from training.cli import train
-from training.models_cli import models_app
 from training.quickstart import quickstart
-from training.rules_cli import rules_app
+from training.registry.cli import models_app
 
 app = typer.Typer(
     name="leadscore",

@@ -19,9 +19,9 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from features.dataset import read_contract_dir
+from features.contract.directory import read_contract_dir
+from features.contract.schema import EVENT_TYPES
 from features.pipeline import FeaturePipeline
-from features.schema import EVENT_TYPES
 from features.trainingset import TrainingSetConfig, build_training_set
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if not (args.data / "leads.parquet").exists():
-        from features.synth import generate
+        from features.synth.generate import generate
 
         start = time.perf_counter()
         generate(args.data, n_leads=args.leads, seed=7, start=datetime(2024, 1, 1, tzinfo=UTC))

@@ -186,7 +186,7 @@ def prepare_model(workdir: Path, env: dict[str, str]) -> None:
 
 
 def lead_body(attributes: dict, n_events: int, rng: np.random.Generator, now: datetime) -> dict:
-    from features.schema import EVENT_TYPES
+    from features.contract.schema import EVENT_TYPES
 
     kinds = rng.choice(np.array(EVENT_TYPES[:-1], dtype=object), n_events)
     days = rng.uniform(0, 120, n_events)
@@ -352,7 +352,7 @@ def mlflow_figures(single: dict, batch: dict, env: dict[str, str], args) -> dict
     """The same load against `mlflow models serve` with the pyfunc's documented input."""
     from serving.scorer import Scorer
     from serving.settings import ServiceSettings
-    from training.registry import RegistrySettings
+    from training.registry.tracking import RegistrySettings
 
     scorer = Scorer(ServiceSettings(mode="development", model_uri=MODEL_URI))
     scorer.load()

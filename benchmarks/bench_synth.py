@@ -22,7 +22,7 @@ import pandas as pd
 
 from features.journeys import Journeys, to_epoch_seconds
 from features.points import PointsRules, score_points
-from features.synth import generate
+from features.synth.generate import generate
 
 
 def peak_rss_gb() -> float:

@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     prepare(args.data, args.leads)
 
-    from features.dataset import read_contract_dir
+    from features.contract.directory import read_contract_dir
     from features.points import PointsRules
     from features.trainingset import read_training_set
     from training.train import TrainConfig, train_model

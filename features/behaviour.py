@@ -13,8 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from features.journeys import Journeys
-from features.schema import (
+from features.contract.schema import (
     EVENT_CODE,
     EVENT_TYPES,
     INTENT_EVENTS,
@@ -22,6 +21,7 @@ from features.schema import (
     NEGATIVE_EVENTS,
     EventType,
 )
+from features.journeys import Journeys
 
 WINDOW_DAYS = (7.0, 30.0, 90.0)
 HALF_LIVES_DAYS = (7.0, 30.0)

@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 import pydantic
 import typer
 
-from features.dataset import ContractData, read_contract_dir
+from features.contract.directory import ContractData, read_contract_dir
+from features.contract.schema import LEAD_ID, Milestone
+from features.contract.validation_report import ValidationReport
 from features.journeys import Journeys
-from features.schema import LEAD_ID, Milestone
 from features.trainingset import CutoffPolicy, TrainingSetConfig, build_training_set
-from features.validation_report import ValidationReport
 
 data_app = typer.Typer(
     help="Create and check lead data: synthetic journeys, validation.", no_args_is_help=True
@@ -78,7 +78,7 @@ def build(
     if data is not None:
         contract = read_contract_dir(data)
     elif leads and events and outcomes:
-        from features.validate import load_contract
+        from features.contract.validate import load_contract
 
         result = load_contract(leads, events, outcomes, mapping=mapping, mode="strict")
         contract = ContractData(
@@ -138,7 +138,7 @@ def synth_command(
     ] = 100_000,
 ) -> None:
     """Generate realistic synthetic B2B leads, journeys and funnel outcomes."""
-    from features.synth import generate
+    from features.synth.generate import generate
 
     started = time.perf_counter()
     summary = generate(out, leads, seed, start.replace(tzinfo=UTC), months, chunk_size)
@@ -165,7 +165,8 @@ def validate_command(
         Path | None,
         typer.Option(
             help="YAML mapping your export's column names, event types, milestone names and "
-            "timestamp format onto the contract (see features/examples/mapping_example.yaml). "
+            "timestamp format onto the contract (see "
+            "features/contract/examples/mapping_example.yaml). "
             "Default: the files already use the contract's names."
         ),
     ] = None,
@@ -195,9 +196,9 @@ def validate_command(
     ] = None,
 ) -> None:
     """Check leads, events and outcomes against the data contract and report every problem."""
-    from features.io import TableReadError
-    from features.mapping import ExportMapping, MappingError
-    from features.validate import DataValidationError, load_contract
+    from features.contract.mapping import ExportMapping, MappingError
+    from features.contract.tables import TableReadError
+    from features.contract.validate import DataValidationError, load_contract
 
     try:
         export_mapping = ExportMapping.from_yaml(mapping) if mapping else ExportMapping()

@@ -15,7 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.schema import EVENT_CODE, EVENT_TYPE, EVENT_TYPES, LEAD_ID, OCCURRED_AT, OTHER_CODE
+from features.contract.schema import (
+    EVENT_CODE,
+    EVENT_TYPE,
+    EVENT_TYPES,
+    LEAD_ID,
+    OCCURRED_AT,
+    OTHER_CODE,
+)
 
 SECONDS_PER_DAY = 86_400.0
 

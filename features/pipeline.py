@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from features.attributes import AttributeTransform
 from features.behaviour import BEHAVIOUR_FEATURES, behaviour_features
+from features.contract.schema import CREATED_AT, LEAD_ID
 from features.journeys import Journeys, to_epoch_seconds
-from features.schema import CREATED_AT, LEAD_ID
 
 AS_OF = "as_of"
 

@@ -22,8 +22,8 @@ from numba import njit, prange
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from features.attributes import SENIORITIES, email_domain_kind, normalize_title
+from features.contract.schema import EVENT_CODE, EVENT_TYPES, EventType
 from features.journeys import SECONDS_PER_DAY, Journeys
-from features.schema import EVENT_CODE, EVENT_TYPES, EventType
 
 EMAIL_KINDS = ("corporate", "free", "education", "competitor", "unknown")
 TIERS = ("sql", "mql", "nurture")

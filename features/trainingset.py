@@ -12,9 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
 from features.attributes import DEFAULT_MISSING_VALUES, infer_attributes
-from features.journeys import Journeys
-from features.pipeline import AS_OF, FeaturePipeline
-from features.schema import (
+from features.contract.schema import (
     CREATED_AT,
     FUNNEL_ORDER,
     LEAD_ID,
@@ -23,6 +21,8 @@ from features.schema import (
     TERMINAL_MILESTONES,
     Milestone,
 )
+from features.journeys import Journeys
+from features.pipeline import AS_OF, FeaturePipeline
 
 LABEL = "label"
 PIPELINE_METADATA_KEY = b"leadscore.pipeline"
@@ -159,7 +159,7 @@ def make_cutoffs(leads: pd.DataFrame, policy: CutoffPolicy, data_end: pd.Timesta
     """Candidate (lead_id, as_of) rows according to the policy."""
     created = pd.to_datetime(leads[CREATED_AT], utc=True)
     if policy.kind == "table":
-        from features.io import read_table
+        from features.contract.tables import read_table
 
         table = read_table(policy.table)
         missing = {LEAD_ID, AS_OF} - set(table.columns)

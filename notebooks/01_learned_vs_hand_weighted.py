@@ -42,8 +42,10 @@
 import pandas as pd
 from IPython.display import display
 
-from training import analysis, analysis_plots, evaluate, plots
-from training.notebook_inputs import NotebookSettings, notebook_inputs
+from training import evaluate, plots
+from training.analysis import comparison as analysis
+from training.analysis import plots as analysis_plots
+from training.analysis.notebook_inputs import NotebookSettings, notebook_inputs
 
 pd.set_option("display.max_colwidth", 200)
 

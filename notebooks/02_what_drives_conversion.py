@@ -37,9 +37,12 @@
 import pandas as pd
 from IPython.display import display
 
-from features.schema import INTENT_EVENTS
-from training import analysis, analysis_plots, drivers, plots
-from training.notebook_inputs import NotebookSettings, notebook_inputs
+from features.contract.schema import INTENT_EVENTS
+from training import plots
+from training.analysis import comparison as analysis
+from training.analysis import drivers
+from training.analysis import plots as analysis_plots
+from training.analysis.notebook_inputs import NotebookSettings, notebook_inputs
 
 pd.set_option("display.max_colwidth", 120)
 

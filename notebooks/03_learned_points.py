@@ -38,9 +38,12 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from features.points import PointsRules
-from training import analysis, analysis_plots, plots, scorecard
+from training import plots
+from training.analysis import comparison as analysis
+from training.analysis import plots as analysis_plots
+from training.analysis import scorecard
+from training.analysis.notebook_inputs import NotebookSettings, notebook_inputs
 from training.baseline import points_on_rows
-from training.notebook_inputs import NotebookSettings, notebook_inputs
 
 # %% tags=["parameters"]
 settings = NotebookSettings()  # reads the LEADSCORE_NB_* environment variables

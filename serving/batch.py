@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.describe import ReasonWriter
-from features.io import SOURCE_COLUMNS, read_table, unique_ids
+from features.contract.schema import CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
+from features.contract.tables import SOURCE_COLUMNS, read_table, unique_ids
 from features.journeys import Journeys
 from features.pipeline import AS_OF
-from features.schema import CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
-from training.artifact import ScoringModel
-from training.explain import ReasonsMethod
+from runtime.artifact import ScoringModel
+from runtime.reasons import ReasonWriter
+from runtime.trees import ReasonsMethod
 
 # Rows whose reasons are phrased at a time: bounds the object array of feature values.
 _REASON_CHUNK = 10_000
@@ -72,7 +72,7 @@ def score_leads(
     matrix = model.encode_frame(features)
     if reasons:
         explained = model.explain(matrix, method)
-        # The same raw score as the booster's own (see training.explain), without predicting twice.
+        # The same raw score as the booster's own (see runtime.trees), without predicting twice.
         probability = model.spec.calibrator.apply(explained.raw)
     else:
         probability = model.probability(matrix)

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from features.behaviour import behaviour_features
+from features.contract.schema import EVENT_CODE, OTHER_CODE, EventType
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
-from features.schema import EVENT_CODE, OTHER_CODE, EventType
 from serving.schemas import LeadIn
 
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import re
 
+from runtime.artifact import ScoringModel
 from serving.schemas import ModelRef
-from training.artifact import ScoringModel
-from training.registry import RegistrySettings, get_alias, load_model, quiet_mlflow, tracking
+from training.registry.tracking import (
+    RegistrySettings,
+    get_alias,
+    load_model,
+    quiet_mlflow,
+    tracking,
+)
 
 _ALIAS_URI = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)$")

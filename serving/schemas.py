@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from typing_extensions import TypedDict
 
-from features.schema import EVENT_TYPES
+from features.contract.schema import EVENT_TYPES
 
 # Context keys of the limits that validation reads (they come from the settings).
 MAX_EVENTS = "max_events_per_lead"

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from features.describe import ReasonWriter
-from features.schema import EVENT_TYPES
+from features.contract.schema import EVENT_TYPES
+from runtime.artifact import ScoringModel
+from runtime.reasons import ReasonWriter
 from serving.leadfeatures import request_features
 from serving.loader import load_served_model
 from serving.schemas import FieldError, LeadIn, ModelInfo, ModelRef, ReloadState, TierInfo
 from serving.settings import ServiceSettings
-from training.artifact import ScoringModel
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class Scorer:
         for r, attributes in enumerate(features.attributes):
             matrix[r] = model.encode_one(features.behaviour[r], attributes)[0]
         explained = model.explain(matrix, self.settings.reasons_method)
-        # The same raw score as the booster's (see training.explain), so the same probability.
+        # The same raw score as the booster's (see runtime.trees), so the same probability.
         probability = model.spec.calibrator.apply(explained.raw)
         scores = model.score_0_100(probability)
         tiers = model.tier(probability)

@@ -12,9 +12,14 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from training.analysis import Comparison, compare_held_out
-from training.notebook_inputs import NotebookInputs, NotebookSettings, notebook_inputs, train_demo
-from training.scorecard import SuggestedRules, suggest_rules
+from training.analysis.comparison import Comparison, compare_held_out
+from training.analysis.notebook_inputs import (
+    NotebookInputs,
+    NotebookSettings,
+    notebook_inputs,
+    train_demo,
+)
+from training.analysis.scorecard import SuggestedRules, suggest_rules
 
 # Large enough that the learned model has more to go on than the hand-weighted rules (at
 # about 10,000 leads it has too few deals to learn from), small enough to train in seconds.

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from features.attributes import AttributeSpec, AttributeTransform
+from features.contract.schema import EVENT_TYPES
 from features.journeys import Journeys
 from features.pipeline import AS_OF, FeaturePipeline
-from features.schema import EVENT_TYPES
-from training.artifact import (
+from runtime.artifact import (
     ArtifactSpec,
     Calibrator,
     FeatureEncoder,

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from features.contract.schema import LEAD_ID
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
-from features.schema import LEAD_ID
 from features.trainingset import LABEL
 from tests import notebook_demo
-from training import analysis, drivers
+from training.analysis import comparison as analysis
+from training.analysis import drivers
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
 

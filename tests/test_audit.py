@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from features.behaviour import BEHAVIOUR_FEATURES
+from features.contract.schema import LEAD_ID
 from features.pipeline import FeaturePipeline
-from features.schema import LEAD_ID
 from features.trainingset import LABEL
-from training.audit import (
+from training.audit.leakage import (
     KEEP_OPTION,
     AuditConfig,
     LeakageError,

@@ -9,7 +9,7 @@ import pytest
 
 from features.attributes import OTHER_CATEGORY, AttributeSpec, AttributeTransform
 from features.behaviour import BEHAVIOUR_FEATURES
-from features.describe import ReasonWriter, column_label
+from runtime.reasons import ReasonWriter, column_label
 
 ATTRIBUTES = AttributeTransform(
     specs=(

@@ -7,7 +7,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from training.explain import TreeEnsemble, shap_explanation
+from runtime.trees import TreeEnsemble, shap_explanation
 
 N_FEATURES = 8
 CATEGORICAL = (3, 4)

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from features.attributes import AttributeSpec, AttributeTransform
 from features.behaviour import BEHAVIOUR_FEATURES, GROUPS, HALF_LIVES_DAYS, WINDOW_DAYS
+from features.contract.schema import EVENT_TYPES, INTENT_EVENTS, INTEREST_EVENTS, NEGATIVE_EVENTS
 from features.journeys import Journeys
 from features.pipeline import AS_OF, FeaturePipeline
-from features.schema import EVENT_TYPES, INTENT_EVENTS, INTEREST_EVENTS, NEGATIVE_EVENTS
 
 DAY = 86_400
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -13,15 +13,15 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from features.attributes import OTHER_CATEGORY, infer_attributes
+from features.contract.schema import LEAD_ID
 from features.pipeline import AS_OF
-from features.schema import LEAD_ID
 from leadscore import app
+from runtime.artifact import ScoringModel
 from serving.app import create_app
 from serving.settings import ServiceSettings
-from training.artifact import ScoringModel
-from training.flat import FlatConfig, train_flat
-from training.flat_cli import flat_config
-from training.flat_table import FlatTableConfig, FlatTableError, read_flat_table
+from training.flat.cli import flat_config
+from training.flat.table import FlatTableConfig, FlatTableError, read_flat_table
+from training.flat.train import FlatConfig, train_flat
 
 
 def test_export_columns_are_typed_placeholders_missing_rare_grouped() -> None:

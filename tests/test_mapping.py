@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.mapping import EventRule, EventsMapping, ExportMapping, MappingError
-from features.validate import DataValidationError, load_contract
+from features.contract.mapping import EventRule, EventsMapping, ExportMapping, MappingError
+from features.contract.validate import DataValidationError, load_contract
 
-EXAMPLE = Path(__file__).parents[1] / "features" / "examples" / "mapping_example.yaml"
+EXAMPLE = Path(__file__).parents[1] / "features" / "contract" / "examples" / "mapping_example.yaml"
 
 
 def activities(*rows: tuple[str, str, str | None]) -> pd.DataFrame:

@@ -20,9 +20,15 @@ import pytest
 
 from features.trainingset import LABEL
 from tests import training_data
-from training.promotion import promote
-from training.pyfunc import encoded_frame
-from training.registry import RegistrySettings, list_versions, load_model, log_training, tracking
+from training.registry.promotion import promote
+from training.registry.pyfunc import encoded_frame
+from training.registry.tracking import (
+    RegistrySettings,
+    list_versions,
+    load_model,
+    log_training,
+    tracking,
+)
 from training.train import train_model
 
 pytestmark = pytest.mark.slow

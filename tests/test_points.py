@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from features.journeys import Journeys, to_epoch_seconds
 from features.points import DEFAULT_RULES_FILE, PointsRules, RulesError, score_points
-from features.synth import generate
+from features.synth.generate import generate
 
 DAY = 86_400.0
 T0 = datetime(2024, 3, 1, 12, tzinfo=UTC).timestamp()

@@ -18,11 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 from features.attributes import AttributeSpec, AttributeTransform
-from features.dataset import ContractData
+from features.contract.directory import ContractData
 from features.pipeline import FeaturePipeline
 from leadscore import app
-from tests import training_data
-from training.artifact import (
+from runtime.artifact import (
     ArtifactSpec,
     Calibrator,
     FeatureEncoder,
@@ -30,10 +29,11 @@ from training.artifact import (
     ScoringModel,
     Tiers,
 )
+from tests import training_data
 from training.evaluate import evaluate
-from training.promotion import PromotionError, promote, rollback
-from training.pyfunc import encoded_frame, predict_encoded
-from training.registry import (
+from training.registry.promotion import PromotionError, promote, rollback
+from training.registry.pyfunc import encoded_frame, predict_encoded
+from training.registry.tracking import (
     PREVIOUS_CHAMPION_TAG,
     RegistrySettings,
     download_evaluation_rows,

@@ -12,17 +12,17 @@ from typer.testing import CliRunner
 from features.points import PointsRules
 from leadscore import app
 from tests import notebook_demo
-from training.baseline import points_on_rows
-from training.heldout import model_rows
-from training.notebook_inputs import notebook_inputs
-from training.report import POINTS
-from training.scorecard import (
+from training.analysis.heldout import model_rows
+from training.analysis.notebook_inputs import notebook_inputs
+from training.analysis.scorecard import (
     LEARNED_POINTS,
     ScorecardConfig,
     actions_side_by_side,
     rules_to_yaml,
     suggest_rules,
 )
+from training.baseline import points_on_rows
+from training.report import POINTS
 
 
 @pytest.mark.slow  # trains the demo model once per session

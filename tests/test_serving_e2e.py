@@ -23,7 +23,7 @@ from tests.serving_fixtures import (
     make_model,
     synthetic_leads,
 )
-from training.registry import RegistrySettings, log_model_run, tracking
+from training.registry.tracking import RegistrySettings, log_model_run, tracking
 
 API_KEY = "e2e-scoring-key-0123456789"
 ADMIN_KEY = "e2e-admin-key-0123456789ab"

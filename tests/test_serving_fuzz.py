@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from features.schema import EVENT_TYPES
+from features.contract.schema import EVENT_TYPES
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from tests.serving_fixtures import make_model

@@ -14,7 +14,7 @@ from leadscore import app as cli
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from tests.serving_fixtures import AS_OF_TIME, lead_payload, make_model, synthetic_leads
-from training.registry import load_model
+from training.registry.tracking import load_model
 
 
 def test_service_batch_command_and_score_frame_agree(tmp_path):

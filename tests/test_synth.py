@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features.schema import (
+from features.contract.schema import (
     EVENT_TYPES,
     FUNNEL_ORDER,
     INTENT_EVENTS,
@@ -19,7 +19,7 @@ from features.schema import (
     MILESTONES,
     TERMINAL_MILESTONES,
 )
-from features.synth import generate
+from features.synth.generate import generate
 
 N_LEADS = 5_000
 START = datetime(2024, 1, 1, tzinfo=UTC)

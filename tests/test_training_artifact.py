@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.contract.schema import LEAD_ID
 from features.pipeline import AS_OF
-from features.schema import LEAD_ID
+from runtime.artifact import ScoringModel
 from tests import training_data
-from training.artifact import ScoringModel
 from training.split import time_split
 from training.train import train_model
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from features.schema import LEAD_ID
+from features.contract.schema import LEAD_ID
 from leadscore import app
+from runtime.artifact import ScoringModel
 from tests import training_data
-from training.artifact import ScoringModel
-from training.checks import InsufficientDataError
 from training.fit import BoosterParams
+from training.minimum_data import InsufficientDataError
 from training.train import train_model
 from training.tune import TuneConfig, tune_params
 

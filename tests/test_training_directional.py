@@ -7,8 +7,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from features.contract.schema import EVENT_TYPES, LEAD_ID, EventType
 from features.pipeline import AS_OF
-from features.schema import EVENT_TYPES, LEAD_ID, EventType
 from tests import training_data
 from training.split import time_split
 

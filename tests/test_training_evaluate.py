@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.compare import compare_scores
 from training.evaluate import (
     decile_table,
     evaluate,
@@ -14,6 +13,7 @@ from training.evaluate import (
     positives_in_top,
     reliability_table,
 )
+from training.method_comparison import compare_scores
 
 
 def test_ece_is_the_row_weighted_gap_over_equal_count_bins():

@@ -8,7 +8,7 @@ import pandas as pd
 from features.pipeline import AS_OF
 from features.trainingset import LABEL
 from tests import training_data
-from training.audit import AuditConfig
+from training.audit.leakage import AuditConfig
 from training.split import time_split
 from training.train import train_model
 

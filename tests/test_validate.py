@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.io import locations, read_table
-from features.mapping import ExportMapping, TimestampSettings
-from features.timestamps import parse_timestamps
-from features.validate import DataValidationError, load_contract, validate
-from features.validation_report import REASON, ValidationReport
+from features.contract.mapping import ExportMapping, TimestampSettings
+from features.contract.tables import locations, read_table
+from features.contract.timestamps import parse_timestamps
+from features.contract.validate import DataValidationError, load_contract, validate
+from features.contract.validation_report import REASON, ValidationReport
 from leadscore import app
 
 # Header = line 1, so a row appended to these files is on line 4.

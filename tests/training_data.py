@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from features.dataset import ContractData, read_contract_dir
+from features.contract.directory import ContractData, read_contract_dir
 from features.points import PointsRules
-from features.synth import generate
+from features.synth.generate import generate
 from features.trainingset import TrainingSet, build_training_set
 from training.train import TrainConfig, TrainResult, train_model
 

@@ -1,10 +1,6 @@
-"""Training: time split, LightGBM, calibration, tiers, evaluation, the scoring artifact."""
+"""Training: time split, LightGBM, calibration, tiers, evaluation.
 
-import os
+It only produces artifacts; `runtime` scores with them.
+"""
 
-# LightGBM's OpenMP threads spin while they wait for work. On a machine whose cores are
-# busy with other work (a CI runner, the API server beside a retrain) two spinning threads
-# made a 12k-row fit 50x slower in our measurements; passive waiting costs little when the
-# cores are free. It must be set before the OpenMP runtime loads, i.e. before `lightgbm`
-# is imported; an explicit setting by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import runtime  # noqa: F401  (sets OMP_WAIT_POLICY before LightGBM loads)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features.contract.schema import LEAD_ID
 from features.journeys import Journeys, to_epoch_seconds
 from features.pipeline import AS_OF
 from features.points import PointsBreakdown, PointsRules, score_points
-from features.schema import LEAD_ID
 
 
 def points_on_rows(

@@ -15,7 +15,7 @@ from scipy.optimize import minimize
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import GroupKFold
 
-from training.artifact import Calibrator
+from runtime.artifact import Calibrator
 from training.evaluate import log_loss
 
 CalibratorKind = Literal["isotonic", "sigmoid"]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from training.flat_cli import (
+from training.flat.cli import (
     DateColumn,
     Exclude,
     IdColumn,
@@ -24,10 +24,10 @@ from training.flat_cli import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from features.dataset import ContractData
+    from features.contract.directory import ContractData
     from features.pipeline import FeaturePipeline
     from features.trainingset import TrainingSetReport
-    from training.registry import LoggedVersion
+    from training.registry.tracking import LoggedVersion
     from training.train import TrainConfig, TrainResult
 
 
@@ -90,7 +90,7 @@ def train(
         typer.Option(
             help="YAML with any TrainConfig fields (split shares, booster, tier rules, minimum "
             "data, seed, training_set for --data); the flags below override it. With --flat: "
-            "training.flat.FlatConfig fields (the columns, keep_columns, audit, and the "
+            "training.flat.train.FlatConfig fields (the columns, keep_columns, audit, and the "
             "trainer's settings under `train:`)."
         ),
     ] = None,
@@ -155,8 +155,8 @@ def train(
         return
     # Imported here: LightGBM, scikit-learn and matplotlib take seconds to load, and other
     # `leadscore` commands (and --help) should not wait for them.
+    from features.contract.schema import Milestone
     from features.points import PointsRules, RulesError
-    from features.schema import Milestone
     from features.trainingset import LABEL
     from training.train import train_model
 
@@ -235,7 +235,7 @@ def hand_on(
         result.model.save(export)
     if registry is None:
         return None
-    from training.registry import log_training, quiet_mlflow, registry_for
+    from training.registry.tracking import log_training, quiet_mlflow, registry_for
 
     with quiet_mlflow():
         return log_training(result, *registry, settings=registry_for(result.model))
@@ -245,7 +245,7 @@ def _inputs(
     training_set: Path | None, data: Path | None, config: TrainConfig
 ) -> tuple[pd.DataFrame, FeaturePipeline, TrainingSetReport, ContractData | None]:
     """(frame, pipeline, training-set report, contract data or None) from the options."""
-    from features.dataset import read_contract_dir
+    from features.contract.directory import read_contract_dir
     from features.trainingset import TrainingSetReport, build_training_set, read_training_set
 
     contract = None

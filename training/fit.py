@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from features.behaviour import BEHAVIOUR_FEATURES
-from features.schema import INTENT_EVENTS
+from features.contract.schema import INTENT_EVENTS
 
 # Below this many training rows one thread trains faster than two (see `num_threads`).
 _MULTITHREAD_MIN_ROWS = 50_000

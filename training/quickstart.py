@@ -17,9 +17,9 @@ from typing import Annotated, TypeVar
 import pandas as pd
 import typer
 
-from features.dataset import EVENTS_NAME, LEADS_FILE, ORACLE_FILE, OUTCOMES_FILE
+from features.contract.directory import EVENTS_NAME, LEADS_FILE, ORACLE_FILE, OUTCOMES_FILE
+from features.contract.schema import LEAD_ID
 from features.journeys import Journeys
-from features.schema import LEAD_ID
 
 T = TypeVar("T")
 
@@ -61,13 +61,13 @@ def quickstart(
 ) -> None:
     """Run the whole job on synthetic data: synthesise, validate, build the training set, train,
     compare with hand-weighted points, register in MLflow and promote to @champion."""
+    from features.contract.validate import load_contract
     from features.points import PointsRules
-    from features.synth import generate
+    from features.synth.generate import generate
     from features.trainingset import TrainingSetConfig, build_training_set
-    from features.validate import load_contract
     from training.cli import hand_on
-    from training.promotion import promote
-    from training.registry import RegistrySettings, quiet_mlflow
+    from training.registry.promotion import promote
+    from training.registry.tracking import RegistrySettings, quiet_mlflow
     from training.train import TrainConfig, train_model
 
     settings = RegistrySettings()

@@ -9,11 +9,11 @@ from typing import Protocol
 from matplotlib.figure import Figure
 from pydantic import BaseModel
 
-from training.audit import LeakageAudit
+from training.audit.leakage import LeakageAudit
 from training.calibrate import CalibrationFit
-from training.compare import MethodRow
 from training.evaluate import DecileRow, Metrics, ReliabilityBin
 from training.fit import FeatureImportance, FitResult
+from training.method_comparison import MethodRow
 from training.split import SliceSummary, SplitSummary
 from training.tiers import TierRow
 from training.tune import TuneSummary

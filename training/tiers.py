@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
 from features.journeys import SECONDS_PER_DAY, to_epoch_seconds
-from training.artifact import Tiers
+from runtime.artifact import Tiers
 
 
 class TierRule(BaseModel):

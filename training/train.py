@@ -18,21 +18,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
 
+from features.contract.schema import LEAD_ID
 from features.journeys import Journeys
 from features.pipeline import AS_OF, FeaturePipeline
 from features.points import TIERS as POINTS_TIERS
 from features.points import PointsBreakdown, PointsRules
-from features.schema import LEAD_ID
 from features.trainingset import LABEL, TrainingSetConfig
-from training.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
-from training.audit import AuditConfig, LeakageAudit, audit_training_set
+from runtime.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
+from training.audit.leakage import AuditConfig, LeakageAudit, audit_training_set
 from training.baseline import points_on_rows
 from training.calibrate import fit_calibrator
 from training.categories import categorical_feature_names, learn_categories
-from training.checks import check_minimum_data
-from training.compare import compare_scores
 from training.evaluate import Metrics, decile_table, evaluate, reliability_table
 from training.fit import BoosterParams, fit_booster, gain_importance
+from training.method_comparison import compare_scores
+from training.minimum_data import check_minimum_data
 from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
 from training.provenance import code_version, frame_fingerprint
 from training.report import METHOD_KEYS, MODEL, ORACLE, POINTS, TrainReport, write_report

@@ -1,0 +1,62 @@
+"""A directory of clean contract tables (as written by `data synth` or `data validate --out`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract.schema import CREATED_AT, LEAD_ID, OCCURRED_AT
+from features.journeys import Journeys
+
+LEADS_FILE = "leads.parquet"
+EVENTS_NAME = "events"  # events.parquet, or a directory events/ of Parquet parts
+OUTCOMES_FILE = "outcomes.parquet"
+ORACLE_FILE = "oracle.parquet"
+
+
+@dataclass(frozen=True)
+class ContractData:
+    """Leads, their encoded journeys and their outcomes, ready for features and labels."""
+
+    leads: pd.DataFrame
+    journeys: Journeys
+    outcomes: pd.DataFrame
+    oracle: pd.DataFrame | None = None
+
+
+def read_contract_dir(directory: Path) -> ContractData:
+    """Read contract-shaped Parquet tables; events are streamed through DuckDB.
+
+    These tables are trusted to be valid: raw exports go through `leadscore data validate`
+    (which can write such a directory with `--out`) first.
+    """
+    directory = Path(directory)
+    leads_path = directory / LEADS_FILE
+    events_path = next(
+        (p for p in (directory / EVENTS_NAME, directory / f"{EVENTS_NAME}.parquet") if p.exists()),
+        None,
+    )
+    outcomes_path = directory / OUTCOMES_FILE
+    missing = [str(p) for p in (leads_path, outcomes_path) if not p.exists()]
+    if events_path is None:
+        missing.append(str(directory / f"{EVENTS_NAME}(.parquet|/)"))
+    if missing:
+        raise FileNotFoundError(
+            f"{directory} is not a contract data directory; missing {missing}. Create one with "
+            "`leadscore data synth --out DIR` or `leadscore data validate ... --out DIR`."
+        )
+    leads = pd.read_parquet(leads_path)
+    leads[LEAD_ID] = leads[LEAD_ID].astype(str)
+    leads[CREATED_AT] = pd.to_datetime(leads[CREATED_AT], utc=True)
+    outcomes = pd.read_parquet(outcomes_path)
+    outcomes[LEAD_ID] = outcomes[LEAD_ID].astype(str)
+    outcomes[OCCURRED_AT] = pd.to_datetime(outcomes[OCCURRED_AT], utc=True)
+    oracle_path = directory / ORACLE_FILE
+    return ContractData(
+        leads=leads,
+        journeys=Journeys.from_parquet(events_path, leads[LEAD_ID].to_numpy()),
+        outcomes=outcomes,
+        oracle=pd.read_parquet(oracle_path) if oracle_path.exists() else None,
+    )

@@ -1,0 +1,169 @@
+"""Read a flat CRM export (one row per lead, a conversion flag) into the contract's shapes.
+
+The export becomes a leads table (`lead_id` plus the export's own columns, which the
+attribute transforms read by their own names, so reasons speak the export's words) and
+training rows (`lead_id`, `as_of`, `label`). There are no events: the pipeline is
+attribute-only (`FeaturePipeline(use_behaviour=False)`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.attributes import (
+    DEFAULT_MISSING_VALUES,
+    OTHER_CATEGORY,
+    AttributeKind,
+    AttributeTransform,
+)
+from features.contract.schema import CREATED_AT, LEAD_ID
+from features.contract.tables import SOURCE_COLUMNS, locations, read_table, unique_ids
+from features.pipeline import AS_OF
+from features.trainingset import LABEL
+
+
+class FlatTableError(ValueError):
+    """The export cannot be used as given; the message says which column or rows to fix."""
+
+
+class FlatTableConfig(BaseModel):
+    """Which columns of the export are what."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id_column: str = Field(description="Column that identifies a lead (unique per row).")
+    target_column: str = Field(description="Column that says whether the lead converted.")
+    positive_value: str = Field("1", description="Value of the target column meaning converted.")
+    date_column: str | None = Field(
+        None, description="When each lead was created: enables the time-based split."
+    )
+    exclude: tuple[str, ...] = Field((), description="Columns never used as features.")
+    missing_values: tuple[str, ...] = Field(
+        DEFAULT_MISSING_VALUES,
+        description="Values meaning 'not filled' (case-insensitive), e.g. Select, N/A, Unknown.",
+    )
+    kinds: dict[str, AttributeKind] = Field(
+        default_factory=dict,
+        description="Kind of named columns instead of the inferred one, e.g. a free-text job "
+        "title mapped to `seniority`, or a code column forced to `categorical`.",
+    )
+    min_category_rows: int = Field(
+        20, ge=1, description=f"Rarer categories are grouped as {OTHER_CATEGORY!r}."
+    )
+
+
+@dataclass(frozen=True)
+class FlatTable:
+    """The export as a leads table and labelled rows."""
+
+    leads: pd.DataFrame
+    rows: pd.DataFrame
+    dropped_without_target: int
+
+
+class ColumnType(BaseModel):
+    """How one column of the export is used (the report's type table)."""
+
+    column: str
+    used_as: str = Field(description="Feature kind, or the column's role (id, target, date).")
+    missing_share: float | None = None
+    distinct: int | None = None
+    grouped_values: int = Field(0, description=f"Rare values grouped as {OTHER_CATEGORY!r}.")
+    note: str = ""
+
+
+def read_flat_table(path: Path, config: FlatTableConfig) -> FlatTable:
+    """The export at `path` (CSV or Parquet) as leads and labelled rows."""
+    table = read_table(path)
+    named = [config.id_column, config.target_column, *config.exclude, *config.kinds]
+    if config.date_column:
+        named.append(config.date_column)
+    unknown = [c for c in dict.fromkeys(named) if c not in table.columns]
+    if unknown:
+        columns = [c for c in table.columns if c not in SOURCE_COLUMNS]
+        raise FlatTableError(f"{path} has no column(s) {unknown}; its columns are {columns}")
+
+    target = table[config.target_column].astype("string").str.strip()
+    has_target = target.notna() & (target != "")
+    table, target = table[has_target.to_numpy()], target[has_target]
+    label = (target.str.lower() == config.positive_value.strip().lower()).to_numpy(np.int8)
+    if label.sum() == 0 or label.sum() == len(label):
+        seen = target.value_counts().head(10).index.tolist()
+        raise FlatTableError(
+            f"every row of {config.target_column!r} is "
+            f"{'the' if label.sum() else 'not the'} positive value {config.positive_value!r}; "
+            f"values seen: {seen}. Name the value that means converted with --positive-value."
+        )
+
+    try:
+        ids = unique_ids(table, config.id_column)
+    except ValueError as exc:
+        raise FlatTableError(str(exc)) from None
+
+    leads = table.drop(columns=[config.target_column, *SOURCE_COLUMNS], errors="ignore")
+    leads = leads.rename(columns={config.id_column: LEAD_ID})
+    leads[LEAD_ID] = ids.to_numpy()
+    as_of = pd.Series(pd.NaT, index=leads.index, dtype="datetime64[ns, UTC]")
+    if config.date_column:
+        as_of = _parse_dates(table, config.date_column)
+        leads = leads.drop(columns=[config.date_column])
+        leads[CREATED_AT] = as_of.to_numpy()
+    rows = pd.DataFrame({LEAD_ID: ids.to_numpy(), AS_OF: as_of.to_numpy(), LABEL: label})
+    return FlatTable(
+        leads=leads.reset_index(drop=True),
+        rows=rows,
+        dropped_without_target=int((~has_target).sum()),
+    )
+
+
+def _parse_dates(table: pd.DataFrame, column: str) -> pd.Series:
+    text = table[column]
+    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
+    bad = (parsed.isna() & text.notna()).to_numpy() | text.isna().to_numpy()
+    if bad.any():
+        where = locations(table, np.flatnonzero(bad)[:5])
+        raise FlatTableError(
+            f"{int(bad.sum())} values of the date column {column!r} are empty or not dates "
+            f"(e.g. {', '.join(where)}); fix them, or train without --date-column "
+            "(cross-validation instead of a time split)."
+        )
+    return parsed
+
+
+def column_types(
+    leads: pd.DataFrame,
+    transform: AttributeTransform,
+    skipped: dict[str, str],
+    config: FlatTableConfig,
+) -> list[ColumnType]:
+    """One row per column of the export: how it is used, its missing share after
+    placeholders, its distinct values and how many rare values were grouped."""
+    features = transform.frame(leads)
+    out = [
+        ColumnType(column=config.id_column, used_as="id"),
+        ColumnType(column=config.target_column, used_as="target", note=config.positive_value),
+    ]
+    if config.date_column:
+        out.append(ColumnType(column=config.date_column, used_as="date (time split)"))
+    for spec in transform.specs:
+        values = features[spec.name]
+        raw = leads[spec.source].dropna().astype(str).str.strip()
+        filled = raw[~raw.str.lower().isin(transform.missing_values)]
+        out.append(
+            ColumnType(
+                column=spec.name,
+                used_as=spec.kind,
+                missing_share=float(values.isna().mean()),
+                distinct=int(values.nunique()),
+                grouped_values=0
+                if spec.values is None
+                else int(filled.nunique() - len(spec.values)),
+            )
+        )
+    out += [ColumnType(column=c, used_as="left out", note=why) for c, why in skipped.items()]
+    return out

@@ -1,7 +1,0 @@
-"""What MLflow executes to load the logged pyfunc model ("models from code": no pickle)."""
-
-from mlflow.models import set_model
-
-from training.pyfunc import LeadScoringPyfunc
-
-set_model(LeadScoringPyfunc())
