@@ -230,7 +230,7 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
 
 
 def in_process(body: dict, repeats: int) -> None:
-    from serving.schemas import LeadIn
+    from runtime.leads import LeadIn
     from serving.scorer import Scorer
     from serving.settings import ServiceSettings
 
@@ -350,9 +350,9 @@ def main() -> None:
 
 def mlflow_figures(single: dict, batch: dict, env: dict[str, str], args) -> dict[str, float]:
     """The same load against `mlflow models serve` with the pyfunc's documented input."""
+    from runtime.source import RegistrySettings
     from serving.scorer import Scorer
     from serving.settings import ServiceSettings
-    from training.registry.tracking import RegistrySettings
 
     scorer = Scorer(ServiceSettings(mode="development", model_uri=MODEL_URI))
     scorer.load()
@@ -360,7 +360,7 @@ def mlflow_figures(single: dict, batch: dict, env: dict[str, str], args) -> dict
     columns = list(model.feature_names)
 
     def encoded(leads: list[dict]) -> bytes:
-        from serving.schemas import LeadIn
+        from runtime.leads import LeadIn
 
         rows = []
         for body in leads:

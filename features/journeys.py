@@ -2,14 +2,14 @@
 
 Events of lead `i` are `times[offsets[i]:offsets[i + 1]]` (seconds since the epoch, UTC,
 ascending) with event codes `codes[...]` (index into `schema.EVENT_TYPES`). The same
-structure holds one lead (the service) or millions (training), so both run the same code.
+structure holds the leads of one request (the service) or millions (training), so both run
+the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -130,26 +130,6 @@ class Journeys:
             offsets=offsets,
             times=np.ascontiguousarray(table["t"], dtype=np.float64),
             codes=np.ascontiguousarray(table["code"], dtype=np.int8),
-        )
-
-    @classmethod
-    def single(cls, lead_id: str, events: Iterable[tuple[datetime | float, str]]) -> Journeys:
-        """One lead's journey from (time, event_type) pairs: the service's path."""
-        pairs = list(events)
-        times = np.fromiter(
-            (t if isinstance(t, float) else t.timestamp() for t, _ in pairs),
-            dtype=np.float64,
-            count=len(pairs),
-        )
-        codes = np.fromiter(
-            (EVENT_CODE.get(kind, OTHER_CODE) for _, kind in pairs), dtype=np.int8, count=len(pairs)
-        )
-        order = np.argsort(times, kind="stable")
-        return cls(
-            lead_ids=np.array([lead_id], dtype=object),
-            offsets=np.array([0, len(pairs)], dtype=np.int64),
-            times=times[order],
-            codes=codes[order],
         )
 
 

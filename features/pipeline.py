@@ -1,14 +1,17 @@
 """The feature pipeline: behaviour + attribute features for (lead, as-of) rows.
 
-`FeaturePipeline.frame` serves training and batch scoring (many rows), `FeaturePipeline.one`
-serves the HTTP service (one lead, usually `as_of = now`). Both call the same behaviour
-kernel and the same attribute transforms; tests prove they agree.
+`FeaturePipeline.frame` serves training and batch scoring (tables of many rows),
+`FeaturePipeline.leads` serves the HTTP service and the MLflow pyfunc (lead records, usually
+`as_of = now`). Both call the same behaviour kernel and the same attribute transforms; tests
+prove they agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from features.attributes import AttributeTransform
 from features.behaviour import BEHAVIOUR_FEATURES, behaviour_features
-from features.contract.schema import CREATED_AT, LEAD_ID
+from features.contract.schema import CREATED_AT, EVENT_CODE, LEAD_ID, OTHER_CODE, EventType
 from features.journeys import Journeys, to_epoch_seconds
 
 AS_OF = "as_of"
@@ -84,23 +87,61 @@ class FeaturePipeline(BaseModel):
         parts.append(attrs)
         return pd.concat(parts, axis=1)
 
-    def one(
-        self,
-        lead: Mapping[str, object],
-        events: Iterable[tuple[datetime, str]],
-        as_of: datetime,
-    ) -> tuple[np.ndarray, dict[str, float | str | None]]:
-        """Behaviour row (float32) and attribute values of one lead as of `as_of`."""
-        attributes = self.attributes.one(lead)
-        if not self.use_behaviour:
-            return np.zeros(0, dtype=np.float32), attributes
-        created = lead[CREATED_AT]
-        created_s = created.timestamp() if isinstance(created, datetime) else float(created)
-        journeys = Journeys.single(str(lead.get(LEAD_ID, "")), events)
-        row = behaviour_features(
-            journeys,
-            np.zeros(1, dtype=np.int64),
-            np.array([as_of.timestamp()]),
-            np.array([created_s]),
-        )[0]
-        return row, attributes
+    def leads(
+        self, leads: Sequence[LeadRecord], as_of: np.ndarray, created_at: np.ndarray
+    ) -> LeadFeatures:
+        """Features of each lead record as of its cut-off (`as_of`, `created_at`: epoch
+        seconds; NaN `created_at` only for pipelines without behaviour features).
+
+        The path of the service and of every caller that holds leads rather than tables:
+        one journey structure and one kernel call for the whole request, no pandas.
+        """
+        n = len(leads)
+        attributes = [self.attributes.one(lead.attributes) for lead in leads]
+        events = [event for lead in leads for event in lead.events]
+        counts = np.fromiter((len(lead.events) for lead in leads), dtype=np.int64, count=n)
+        times = np.fromiter(
+            (epoch_seconds(e["occurred_at"]) for e in events), dtype=np.float64, count=len(events)
+        )
+        codes = np.fromiter(
+            (EVENT_CODE.get(e["event_type"], OTHER_CODE) for e in events),
+            dtype=np.int8,
+            count=len(events),
+        )
+        lead_index = np.repeat(np.arange(n), counts)
+        late = np.bincount(lead_index[times >= as_of[lead_index]], minlength=n)
+        unknown: list[list[str]] = [[] for _ in range(n)]
+        for i in np.flatnonzero(codes == OTHER_CODE):
+            kind = events[i]["event_type"]
+            if kind != EventType.OTHER:
+                unknown[lead_index[i]].append(kind)
+        if self.use_behaviour:
+            rows = np.arange(n)
+            journeys = Journeys.from_arrays(rows, lead_index, times, codes)
+            behaviour = behaviour_features(journeys, rows, as_of, created_at)
+        else:
+            behaviour = np.zeros((n, 0), dtype=np.float32)
+        return LeadFeatures(behaviour, attributes, late, unknown)
+
+
+class LeadRecord(Protocol):
+    """A lead as callers send it (`runtime.leads.LeadIn` is one): attribute values by column
+    name, and events as mappings with `event_type` (str) and `occurred_at` (datetime)."""
+
+    attributes: Mapping[str, object]
+    events: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class LeadFeatures:
+    """Behaviour rows and attribute values per lead, and what the input needed worked around."""
+
+    behaviour: np.ndarray  # float32 (leads x behaviour features)
+    attributes: list[dict[str, float | str | None]]
+    late_events: np.ndarray  # per lead: events at or after its as_of (ignored by the kernel)
+    unknown_types: list[list[str]]  # per lead: event types read as `other`
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """Seconds since the epoch; a timestamp without a zone is UTC."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()

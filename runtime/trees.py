@@ -14,13 +14,13 @@ is the booster's own. Exact TreeSHAP stays available as `method="shap"`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import lightgbm as lgb
 import numpy as np
 from numba import njit
 
-ReasonsMethod = Literal["path", "shap"]
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 # LightGBM treats |x| <= kZeroThreshold (a float32 1e-35) as zero.
 _K_ZERO = float(np.float32(1e-35))

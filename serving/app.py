@@ -25,6 +25,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import ValidationError
 from pydantic.json_schema import models_json_schema
 
+from runtime.leads import MAX_EVENTS, MAX_LEADS, LeadIn
 from serving.metrics import (
     CONTENT_TYPE,
     BodyTooLarge,
@@ -33,15 +34,12 @@ from serving.metrics import (
     too_large_detail,
 )
 from serving.schemas import (
-    MAX_EVENTS,
-    MAX_LEADS,
     BatchEnvelope,
     BatchRequest,
     BatchResponse,
     ErrorBody,
     FieldError,
     Health,
-    LeadIn,
     ModelInfo,
     Readiness,
     ReloadResponse,

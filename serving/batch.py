@@ -13,12 +13,8 @@ from features.contract.schema import CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_A
 from features.contract.tables import SOURCE_COLUMNS, read_table, unique_ids
 from features.journeys import Journeys
 from features.pipeline import AS_OF
-from runtime.artifact import ScoringModel
-from runtime.reasons import ReasonWriter
-from runtime.trees import ReasonsMethod
-
-# Rows whose reasons are phrased at a time: bounds the object array of feature values.
-_REASON_CHUNK = 10_000
+from runtime.methods import ReasonsMethod
+from runtime.model import Reasons, ScoringModel
 
 
 def read_leads(path: Path, id_column: str = LEAD_ID, *, created_at: bool = True) -> pd.DataFrame:
@@ -64,32 +60,18 @@ def score_leads(
     reasons: bool = False,
     n_positive: int = 3,
     n_negative: int = 3,
-    method: ReasonsMethod = "path",
+    method: ReasonsMethod = ReasonsMethod.PATH,
 ) -> pd.DataFrame:
     """lead_id, as_of, probability, score, tier (and reasons) of every lead as of `as_of`."""
     rows = pd.DataFrame({LEAD_ID: leads[LEAD_ID].to_numpy(), AS_OF: pd.Timestamp(as_of)})
-    features = model.features_frame(leads, journeys, rows)
-    matrix = model.encode_frame(features)
-    if reasons:
-        explained = model.explain(matrix, method)
-        # The same raw score as the booster's own (see runtime.trees), without predicting twice.
-        probability = model.spec.calibrator.apply(explained.raw)
-    else:
-        probability = model.probability(matrix)
+    prediction = model.predict_rows(
+        leads, journeys, rows, Reasons(n_positive, n_negative, method) if reasons else None
+    )
     out = rows.assign(
-        probability=probability,
-        score=model.score_0_100(probability).astype(np.int16),
-        tier=model.tier(probability).astype(str),
+        probability=prediction.probability,
+        score=prediction.score.astype(np.int16),
+        tier=prediction.tier.astype(str),
     )
     if reasons:
-        writer = ReasonWriter(model.feature_names, model.spec.pipeline.attributes)
-        texts: list[list[dict]] = []
-        for start in range(0, len(features), _REASON_CHUNK):
-            stop = start + _REASON_CHUNK
-            values = features.iloc[start:stop][list(model.feature_names)].to_numpy(dtype=object)
-            found = writer.reasons_of_rows(
-                explained.contributions[start:stop], values, n_positive, n_negative
-            )
-            texts += [[vars(reason) for reason in row] for row in found]
-        out["reasons"] = texts
+        out["reasons"] = [[vars(reason) for reason in row] for row in prediction.reasons]
     return out

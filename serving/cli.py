@@ -6,20 +6,13 @@ import ipaddress
 import os
 import time
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from runtime.methods import ReasonsMethod
 from serving.settings import DEFAULT_MODEL_URI
-
-
-class Method(StrEnum):
-    """How reasons are computed."""
-
-    PATH = "path"
-    SHAP = "shap"
 
 
 def serve(
@@ -116,17 +109,17 @@ def score(
         bool, typer.Option(help="Add the reasons column (top positive and negative reasons).")
     ] = False,
     reasons_method: Annotated[
-        Method, typer.Option(help="path (fast) or shap (exact TreeSHAP, slower).")
-    ] = Method.PATH,
+        ReasonsMethod, typer.Option(help="path (fast) or shap (exact TreeSHAP, slower).")
+    ] = ReasonsMethod.PATH,
 ) -> None:
     """Score a table of leads with the same model and code as the service."""
     import orjson
 
+    from runtime.source import load_source
     from serving.batch import read_journeys, read_leads, score_leads
-    from serving.loader import load_served_model
 
     started = time.perf_counter()
-    scoring_model, ref, uri = load_served_model(model)
+    scoring_model, source = load_source(model)
     uses_journeys = scoring_model.spec.pipeline.use_behaviour
     try:
         lead_table = read_leads(
@@ -142,7 +135,7 @@ def score(
     when = as_of or datetime.now(UTC)
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     scores = score_leads(
-        scoring_model, lead_table, journeys, when, reasons=reasons, method=reasons_method.value
+        scoring_model, lead_table, journeys, when, reasons=reasons, method=reasons_method
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
@@ -153,8 +146,8 @@ def score(
         scores.to_parquet(out, index=False)
     tiers = scores["tier"].value_counts().to_dict()
     typer.echo(
-        f"scored {len(scores):,} leads as of {when.isoformat()} with {ref.name} "
-        f"version {ref.version or '-'} ({uri}) in {time.perf_counter() - started:.1f}s: "
+        f"scored {len(scores):,} leads as of {when.isoformat()} with {source.name} "
+        f"version {source.version or '-'} ({source.uri}) in {time.perf_counter() - started:.1f}s: "
         f"{tiers} -> {out}"
     )
 

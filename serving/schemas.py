@@ -5,120 +5,18 @@ Responses are stable within `/v1`: fields may be added, never renamed or removed
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from features.contract.schema import EVENT_TYPES
-
-# Context keys of the limits that validation reads (they come from the settings).
-MAX_EVENTS = "max_events_per_lead"
-MAX_LEADS = "max_leads_per_batch"
-
-
-def as_utc(value: datetime) -> datetime:
-    """A timestamp without a zone is UTC; one with a zone is converted to UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-AttributeValue = str | bool | float | None
-
-_EXAMPLE_EVENTS = [
-    {"event_type": "blog_page_view", "occurred_at": "2025-03-02T09:15:00Z"},
-    {"event_type": "pricing_page_view", "occurred_at": "2025-03-09T16:40:00Z"},
-    {"event_type": "demo_request", "occurred_at": "2025-03-10T08:05:00Z"},
-]
-_EXAMPLE_LEAD = {
-    "lead_id": "00Q5e00000AbCdE",
-    "created_at": "2025-03-01T12:00:00Z",
-    "attributes": {
-        "job_title": "VP Marketing",
-        "industry": "Software",
-        "employee_count": 250,
-        "country": "DE",
-        "email": "ana@acme.io",
-        "lead_source": "Webinar",
-    },
-    "events": _EXAMPLE_EVENTS,
-    "as_of": "2025-03-12T10:00:00Z",
-}
-
-
-class EventIn(TypedDict):
-    """One step of the lead's journey."""
-
-    # A TypedDict, not a model, and no Python validator on the timestamp: a batch carries tens
-    # of thousands of events, and model instances and per-value Python calls would cost most
-    # of its time. A timestamp without a zone is made UTC where it is used (`as_utc`).
-    __pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[misc]
-
-    event_type: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=200,
-            description="What happened: one of " + ", ".join(EVENT_TYPES) + ". Any other value "
-            "is accepted, counted as `other`, and reported in `warnings`.",
-            examples=["demo_request"],
-        ),
-    ]
-    occurred_at: Annotated[
-        datetime,
-        Field(
-            description="When it happened (ISO 8601). Without a zone it is read as UTC.",
-            examples=["2025-03-10T08:05:00Z"],
-        ),
-    ]
-
-
-class LeadIn(BaseModel):
-    """A lead to score: who it is (attributes) and what it did (events)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE_LEAD]})
-
-    lead_id: str | None = Field(
-        None,
-        max_length=200,
-        description="Your id of the lead; echoed in the answer.",
-        examples=["00Q5e00000AbCdE"],
-    )
-    created_at: UtcDatetime | None = Field(
-        None,
-        description="When the lead was created (ISO 8601; without a zone, UTC). Required by "
-        "models that read the journey (time since creation is one of their features); "
-        "models trained on a one-row-per-lead export do without it.",
-        examples=["2025-03-01T12:00:00Z"],
-    )
-    attributes: dict[str, AttributeValue] = Field(
-        default_factory=dict,
-        max_length=1000,
-        description="Lead attributes by the column names the model was trained on, e.g. "
-        "job_title, industry, employee_count, annual_revenue, country, email or email_domain, "
-        "lead_source. Columns the model does not use are ignored; ones it uses but are absent "
-        "count as missing and are named in `warnings`.",
-        examples=[_EXAMPLE_LEAD["attributes"]],
-    )
-    events: list[EventIn] = Field(
-        default_factory=list,
-        description="The lead's journey, in any order. Only events strictly before `as_of` "
-        "count; the number allowed per lead is a service setting (default 5,000).",
-        examples=[_EXAMPLE_EVENTS],
-    )
-    as_of: UtcDatetime | None = Field(
-        None,
-        description="Score the lead as of this time (default: now). For backfills and audits.",
-        examples=["2025-03-12T10:00:00Z"],
-    )
-
-    @field_validator("events", mode="before")
-    @classmethod
-    def _at_most_max_events(cls, events: object, info: ValidationInfo) -> object:
-        # Before validation: an oversized journey is refused without parsing every event.
-        _check_count(events, info, MAX_EVENTS, "events", "per lead: send the most recent ones")
-        return events
+from runtime.leads import (
+    EXAMPLE_LEAD,
+    MAX_LEADS,
+    LeadIn,
+    UtcDatetime,
+    check_count,
+)
 
 
 class BatchRequest(BaseModel):
@@ -130,7 +28,7 @@ class BatchRequest(BaseModel):
         description="The leads, answered in the same order; at most the service's limit "
         "(default 1,000). A lead that fails validation is reported by its index without "
         "failing the others.",
-        examples=[[_EXAMPLE_LEAD]],
+        examples=[[EXAMPLE_LEAD]],
     )
     as_of: UtcDatetime | None = Field(
         None,
@@ -141,7 +39,7 @@ class BatchRequest(BaseModel):
     @field_validator("leads", mode="before")
     @classmethod
     def _at_most_max_leads(cls, leads: object, info: ValidationInfo) -> object:
-        _check_count(leads, info, MAX_LEADS, "leads", "per batch: split it")
+        check_count(leads, info, MAX_LEADS, "leads", "per batch: split it")
         return leads
 
 
@@ -149,12 +47,6 @@ class BatchEnvelope(BatchRequest):
     """`BatchRequest` with leads left unvalidated, so that each can fail on its own."""
 
     leads: list[Any]
-
-
-def _check_count(items: object, info: ValidationInfo, key: str, what: str, advice: str) -> None:
-    limit = (info.context or {}).get(key)
-    if limit is not None and isinstance(items, list) and len(items) > limit:
-        raise ValueError(f"{len(items):,} {what}, more than the {limit:,} allowed {advice}")
 
 
 class Reason(BaseModel):

@@ -18,19 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-
 from features.contract.schema import EVENT_TYPES
-from runtime.artifact import ScoringModel
-from runtime.reasons import ReasonWriter
-from serving.leadfeatures import request_features
-from serving.loader import load_served_model
-from serving.schemas import FieldError, LeadIn, ModelInfo, ModelRef, ReloadState, TierInfo
+from runtime.leads import LeadIn
+from runtime.model import Reasons, ScoringModel
+from runtime.source import ModelSource, load_source
+from serving.schemas import FieldError, ModelInfo, ModelRef, ReloadState, TierInfo
 from serving.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[str], tuple[ScoringModel, ModelRef, str]]
+Loader = Callable[[str], tuple[ScoringModel, ModelSource]]
 # Enough leads for the behaviour kernel's parallel driver, so no request pays its first use.
 _WARM_UP_BATCH = 512
 
@@ -63,22 +60,19 @@ class ServedModel:
     ref: ModelRef
     uri: str
     loaded_at: datetime
-    writer: ReasonWriter
     ref_json: dict[str, str | None]
-    attribute_names: tuple[str, ...]
     attribute_sources: frozenset[str]
 
     @classmethod
-    def build(cls, model: ScoringModel, ref: ModelRef, uri: str) -> ServedModel:
+    def build(cls, model: ScoringModel, source: ModelSource) -> ServedModel:
+        ref = ModelRef(name=source.name, version=source.version, alias=source.alias)
         attributes = model.spec.pipeline.attributes
         return cls(
             model=model,
             ref=ref,
-            uri=uri,
+            uri=source.uri,
             loaded_at=datetime.now(UTC),
-            writer=ReasonWriter(model.feature_names, attributes),
             ref_json=ref.model_dump(),
-            attribute_names=attributes.names,
             attribute_sources=frozenset(attributes.sources),
         )
 
@@ -88,7 +82,7 @@ class Scorer:
 
     def __init__(self, settings: ServiceSettings, loader: Loader | None = None) -> None:
         self.settings = settings
-        self._loader = loader or load_served_model
+        self._loader = loader or load_source
         self._served: ServedModel | None = None
         self._reload = ReloadState(state="idle")
         self._loading = threading.Lock()
@@ -143,8 +137,7 @@ class Scorer:
         started = datetime.now(UTC)
         self._reload = ReloadState(state="loading", started_at=started)
         try:
-            model, ref, uri = self._loader(self.settings.model_uri)
-            served = ServedModel.build(model, ref, uri)
+            served = ServedModel.build(*self._loader(self.settings.model_uri))
             self._warm_up(served)
         except Exception as exc:  # any failure to load must leave the old model serving
             log.exception("loading the model from %s failed", self.settings.model_uri)
@@ -160,7 +153,7 @@ class Scorer:
             self._reload = ReloadState(
                 state="loaded", started_at=started, finished_at=datetime.now(UTC)
             )
-            log.info("serving %s (%s)", ref, uri)
+            log.info("serving %s (%s)", served.ref, served.uri)
         return self._reload
 
     def _warm_up(self, served: ServedModel) -> None:
@@ -232,35 +225,16 @@ class Scorer:
     ) -> list[dict[str, Any]]:
         if not leads:
             return []
-        model = served.model
         as_of = [lead.as_of or default_as_of or now for lead in leads]
-        features = request_features(
-            model.spec.pipeline,
+        settings = self.settings
+        prediction = served.model.predict_leads(
             leads,
-            np.array([t.timestamp() for t in as_of]),
-            # NaN without created_at: only attribute-only models are given such leads.
-            np.array(
-                [lead.created_at.timestamp() if lead.created_at else np.nan for lead in leads]
-            ),
+            as_of,
+            Reasons(settings.reasons_positive, settings.reasons_negative, settings.reasons_method),
         )
-        matrix = np.empty((len(leads), len(model.feature_names)), dtype=np.float64)
-        for r, attributes in enumerate(features.attributes):
-            matrix[r] = model.encode_one(features.behaviour[r], attributes)[0]
-        explained = model.explain(matrix, self.settings.reasons_method)
-        # The same raw score as the booster's (see runtime.trees), so the same probability.
-        probability = model.spec.calibrator.apply(explained.raw)
-        scores = model.score_0_100(probability)
-        tiers = model.tier(probability)
-        n_up, n_down = self.settings.reasons_positive, self.settings.reasons_negative
-        reasons: list[list] = [[] for _ in leads]
-        if n_up or n_down:
-            values = [
-                [*behaviour, *(attributes[name] for name in served.attribute_names)]
-                for behaviour, attributes in zip(
-                    features.behaviour.tolist(), features.attributes, strict=True
-                )
-            ]
-            reasons = served.writer.reasons_of_rows(explained.contributions, values, n_up, n_down)
+        probability, scores, tiers = prediction.probability, prediction.score, prediction.tier
+        reasons = prediction.reasons or [[] for _ in leads]
+        features = prediction.inputs
         answers = []
         for r, lead in enumerate(leads):
             answers.append(

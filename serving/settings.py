@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from runtime.trees import ReasonsMethod
+from runtime.methods import ReasonsMethod
 
 DEFAULT_MODEL_URI = "models:/lead-conversion@champion"
 MIN_KEY_LENGTH = 16

@@ -16,14 +16,9 @@ from features.attributes import AttributeSpec, AttributeTransform
 from features.contract.schema import EVENT_TYPES
 from features.journeys import Journeys
 from features.pipeline import AS_OF, FeaturePipeline
-from runtime.artifact import (
-    ArtifactSpec,
-    Calibrator,
-    FeatureEncoder,
-    ModelMetadata,
-    ScoringModel,
-    Tiers,
-)
+from runtime.artifact import ArtifactSpec, Calibrator, ModelMetadata, Tiers
+from runtime.encoder import FeatureEncoder
+from runtime.model import ScoringModel
 
 AS_OF_TIME = datetime(2025, 6, 1, tzinfo=UTC)
 PIPELINE = FeaturePipeline(

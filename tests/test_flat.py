@@ -16,7 +16,8 @@ from features.attributes import OTHER_CATEGORY, infer_attributes
 from features.contract.schema import LEAD_ID
 from features.pipeline import AS_OF
 from leadscore import app
-from runtime.artifact import ScoringModel
+from runtime.leads import LeadIn
+from runtime.model import ScoringModel
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from training.flat.cli import flat_config
@@ -109,10 +110,11 @@ def test_flat_export_trains_by_folds_without_the_leaky_status(tmp_path: Path) ->
 
     # The service's one-lead path answers as batch scoring does, from the raw export row.
     leads = read_flat_table(path, _config(exclude=("Created",))).leads
-    batch = model.score_frame(leads, None, result.frame[[LEAD_ID, AS_OF]])
-    row = leads.iloc[7].to_dict()
-    one = model.probability(model.features_one(row, [], datetime.now(UTC)))[0]
-    assert one == pytest.approx(batch["probability"].iloc[7], abs=1e-12)
+    batch = model.predict_rows(leads, None, result.frame[[LEAD_ID, AS_OF]])
+    row = {k: v for k, v in leads.iloc[7].to_dict().items() if pd.notna(v)}
+    lead = LeadIn(attributes={k: v for k, v in row.items() if k != LEAD_ID})
+    one = model.predict_leads([lead], [datetime.now(UTC)], None).probability[0]
+    assert one == pytest.approx(batch.probability[7], abs=1e-12)
 
 
 def test_the_service_and_leadscore_score_take_the_raw_export(tmp_path: Path) -> None:

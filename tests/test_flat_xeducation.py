@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from features.contract.schema import LEAD_ID
 from features.pipeline import AS_OF
 from leadscore import app
-from runtime.artifact import ScoringModel
+from runtime.model import ScoringModel
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from training.flat.table import FlatTableConfig, read_flat_table
@@ -107,7 +107,7 @@ def test_served_rows_score_as_batch_scoring_and_the_registry(trained: tuple[Path
                 batch["probability"].iloc[i], abs=1e-12
             )
 
-    from training.registry.tracking import RegistrySettings, load_model
+    from runtime.source import RegistrySettings, load_model
 
     model = ScoringModel.load(tmp / "model")
     leads = read_flat_table(XEDUCATION, COLUMNS).leads

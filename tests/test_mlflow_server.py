@@ -19,16 +19,11 @@ import numpy as np
 import pytest
 
 from features.trainingset import LABEL
+from runtime.source import RegistrySettings, load_model, tracking
 from tests import training_data
 from training.registry.promotion import promote
 from training.registry.pyfunc import encoded_frame
-from training.registry.tracking import (
-    RegistrySettings,
-    list_versions,
-    load_model,
-    log_training,
-    tracking,
-)
+from training.registry.tracking import list_versions, log_training
 from training.train import train_model
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadscore import app
-from training.registry.tracking import RegistrySettings, load_model
+from runtime.source import RegistrySettings, load_model
 
 pytestmark = pytest.mark.slow
 

@@ -21,27 +21,20 @@ from features.attributes import AttributeSpec, AttributeTransform
 from features.contract.directory import ContractData
 from features.pipeline import FeaturePipeline
 from leadscore import app
-from runtime.artifact import (
-    ArtifactSpec,
-    Calibrator,
-    FeatureEncoder,
-    ModelMetadata,
-    ScoringModel,
-    Tiers,
-)
+from runtime.artifact import ArtifactSpec, Calibrator, ModelMetadata, Tiers
+from runtime.encoder import FeatureEncoder
+from runtime.model import ScoringModel
+from runtime.source import RegistrySettings, load_model, tracking
 from tests import training_data
 from training.evaluate import evaluate
 from training.registry.promotion import PromotionError, promote, rollback
 from training.registry.pyfunc import encoded_frame, predict_encoded
 from training.registry.tracking import (
     PREVIOUS_CHAMPION_TAG,
-    RegistrySettings,
     download_evaluation_rows,
     list_versions,
-    load_model,
     log_model_run,
     log_training,
-    tracking,
 )
 
 INDUSTRIES = ("finance", "retail", "software")

@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runtime.source import RegistrySettings, tracking
 from tests.serving_fixtures import (
     AS_OF_TIME,
-    feature_frame,
     lead_payload,
     make_model,
     synthetic_leads,
 )
-from training.registry.tracking import RegistrySettings, log_model_run, tracking
+from training.registry.tracking import log_model_run
 
 API_KEY = "e2e-scoring-key-0123456789"
 ADMIN_KEY = "e2e-admin-key-0123456789ab"
@@ -40,7 +40,6 @@ def _register(settings: RegistrySettings, seed: int) -> int:
         figures={},
         evaluation_rows=None,
         settings=settings,
-        example_rows=feature_frame(*synthetic_leads(3, seed), AS_OF_TIME),
     )
     _point_champion(settings, logged.version)
     return logged.version

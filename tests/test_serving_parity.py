@@ -1,23 +1,30 @@
-"""One model, one answer: the service, `leadscore score` and `ScoringModel.score_frame` (what
-training measured and notebooks load) give the same probability for the same lead."""
+"""One model, one answer: the service, `leadscore score`, `ScoringModel.predict_rows` (what
+training measured and notebooks load) and the logged MLflow pyfunc give the same probability
+for the same lead."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import mlflow
 import numpy as np
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from features.journeys import Journeys
 from features.pipeline import AS_OF
 from leadscore import app as cli
+from runtime.leads import predict_records
+from runtime.source import RegistrySettings, load_model, tracking
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from tests.serving_fixtures import AS_OF_TIME, lead_payload, make_model, synthetic_leads
-from training.registry.tracking import load_model
+from training.registry.tracking import log_model_run
 
 
-def test_service_batch_command_and_score_frame_agree(tmp_path):
+def test_service_batch_command_and_predict_rows_agree(tmp_path):
     model_dir = make_model(seed=2).save(tmp_path / "model")
     leads, events = synthetic_leads(40, seed=11)
     leads.to_parquet(tmp_path / "leads.parquet")
@@ -26,7 +33,8 @@ def test_service_batch_command_and_score_frame_agree(tmp_path):
     # The notebook / training path: features of a frame, booster.predict.
     loaded = load_model(model_dir)
     rows = pd.DataFrame({"lead_id": leads["lead_id"], AS_OF: pd.Timestamp(AS_OF_TIME)})
-    frame = loaded.score_frame(leads, Journeys.from_frame(events, leads["lead_id"]), rows)
+    journeys = Journeys.from_frame(events, leads["lead_id"])
+    frame = loaded.predict_rows(leads, journeys, rows).frame()
 
     # The batch command.
     out = tmp_path / "scores.parquet"
@@ -64,3 +72,57 @@ def test_service_batch_command_and_score_frame_agree(tmp_path):
     for single, offline in zip(singles, batch["reasons"], strict=True):
         assert [r["text"] for r in single["reasons"]] == [r["text"] for r in offline]
         assert len(single["reasons"]) > 0
+
+
+def test_the_logged_pyfunc_answers_lead_records_as_the_service_does(tmp_path):
+    model = make_model(seed=3)
+    settings = RegistrySettings(
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        artifact_location=(tmp_path / "mlartifacts").as_uri(),
+    )
+    logged = log_model_run(
+        model,
+        params={},
+        metrics={},
+        headline={},
+        texts={},
+        figures={},
+        evaluation_rows=None,
+        settings=settings,
+    )
+    leads, events = synthetic_leads(25, seed=12)
+    payloads = [lead_payload(leads, events, i, AS_OF_TIME) for i in range(len(leads))]
+    del payloads[1]["attributes"]["industry"]  # an attribute the model uses, missing
+
+    with tracking(settings):
+        pyfunc = mlflow.pyfunc.load_model(logged.model_uri)
+    # A list of records, and the frame `mlflow models serve` makes of `dataframe_records`.
+    answers = [pyfunc.predict(payloads), pyfunc.predict(pd.DataFrame(payloads))]
+    service = ServiceSettings(mode="development", model_uri=str(model.save(tmp_path / "m")))
+    with TestClient(create_app(service)) as client:
+        served = client.post("/v1/score/batch", json={"leads": payloads}).json()["results"]
+
+    for out in answers:
+        assert out["lead_id"].tolist() == [s["lead_id"] for s in served]
+        assert out["tier"].tolist() == [s["tier"] for s in served]
+        assert out["score"].tolist() == [s["score"] for s in served]
+        np.testing.assert_array_equal(
+            out["probability"].to_numpy(), [s["probability"] for s in served]
+        )
+        assert [r["text"] for r in out["reasons"].iloc[2]] == [
+            r["text"] for r in served[2]["reasons"]
+        ]
+    # The pyfunc ships the runtime and the features it computes, not the training code.
+    with tracking(settings):
+        logged_dir = Path(mlflow.artifacts.download_artifacts(logged.model_uri, dst_path=tmp_path))
+    shipped = {
+        p.relative_to(logged_dir / "code").as_posix() for p in logged_dir.glob("code/**/*.py")
+    }
+    assert {"runtime/model.py", "features/pipeline.py", "features/behaviour.py"} <= shipped
+    assert not any(p.startswith(("training", "serving", "features/synth")) for p in shipped)
+
+
+def test_the_pyfunc_names_the_lead_and_field_of_a_bad_record():
+    model = make_model(seed=3)
+    with pytest.raises(ValueError, match=r"lead 1: created_at"):
+        predict_records(model, [{"created_at": "2025-01-01"}, {"created_at": "not a time"}])

@@ -8,7 +8,7 @@ import pytest
 
 from features.contract.schema import LEAD_ID
 from features.pipeline import AS_OF
-from runtime.artifact import ScoringModel
+from runtime.model import ScoringModel
 from tests import training_data
 from training.split import time_split
 from training.train import train_model
@@ -18,18 +18,17 @@ def test_round_trip_gives_identical_predictions_scores_and_tiers(tmp_path):
     model = training_data.trained().model
     rows = training_data.training_set().frame.sample(2000, random_state=0)
     loaded = ScoringModel.load(model.save(tmp_path / "model"))
-    matrix = model.encode_frame(rows)
-    np.testing.assert_array_equal(loaded.encode_frame(rows), matrix)
-    p = model.probability(matrix)
-    np.testing.assert_array_equal(loaded.probability(matrix), p)
-    np.testing.assert_array_equal(loaded.tier(p), model.tier(p))
-    np.testing.assert_array_equal(loaded.score_0_100(p), model.score_0_100(p))
+    matrix = model.encoder.encode_frame(rows)
+    np.testing.assert_array_equal(loaded.encoder.encode_frame(rows), matrix)
+    before, after = model.predict_matrix(matrix), loaded.predict_matrix(matrix)
+    for field in ("raw", "probability", "score", "tier"):
+        np.testing.assert_array_equal(getattr(after, field), getattr(before, field))
     assert loaded.spec == model.spec
 
     # Batch scoring from raw data computes the same features the training set holds.
     data = training_data.contract()
-    scored = loaded.score_frame(data.leads, data.journeys, rows[[LEAD_ID, AS_OF]])
-    np.testing.assert_allclose(scored["probability"].to_numpy(), p, rtol=1e-12)
+    scored = loaded.predict_rows(data.leads, data.journeys, rows[[LEAD_ID, AS_OF]]).frame()
+    np.testing.assert_allclose(scored["probability"].to_numpy(), before.probability, rtol=1e-12)
 
 
 def test_metadata_names_windows_metrics_and_provenance():
@@ -82,4 +81,6 @@ def test_unseen_and_rare_categories_are_missing_not_errors():
     model = training_data.trained().model
     rows = training_data.training_set().frame.head(5).copy()
     rows["industry"] = pd.Series(["Never seen before"] * 5, index=rows.index, dtype="category")
-    assert np.isnan(model.encode_frame(rows)[:, model.feature_names.index("industry")]).all()
+    assert np.isnan(
+        model.encoder.encode_frame(rows)[:, model.feature_names.index("industry")]
+    ).all()

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from features.contract.schema import LEAD_ID
 from leadscore import app
-from runtime.artifact import ScoringModel
+from runtime.model import ScoringModel
 from tests import training_data
 from training.fit import BoosterParams
 from training.minimum_data import InsufficientDataError

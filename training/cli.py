@@ -235,7 +235,8 @@ def hand_on(
         result.model.save(export)
     if registry is None:
         return None
-    from training.registry.tracking import log_training, quiet_mlflow, registry_for
+    from runtime.source import quiet_mlflow
+    from training.registry.tracking import log_training, registry_for
 
     with quiet_mlflow():
         return log_training(result, *registry, settings=registry_for(result.model))

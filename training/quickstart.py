@@ -65,9 +65,9 @@ def quickstart(
     from features.points import PointsRules
     from features.synth.generate import generate
     from features.trainingset import TrainingSetConfig, build_training_set
+    from runtime.source import RegistrySettings, quiet_mlflow
     from training.cli import hand_on
     from training.registry.promotion import promote
-    from training.registry.tracking import RegistrySettings, quiet_mlflow
     from training.train import TrainConfig, train_model
 
     settings = RegistrySettings()

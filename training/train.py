@@ -24,7 +24,9 @@ from features.pipeline import AS_OF, FeaturePipeline
 from features.points import TIERS as POINTS_TIERS
 from features.points import PointsBreakdown, PointsRules
 from features.trainingset import LABEL, TrainingSetConfig
-from runtime.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
+from runtime.artifact import ArtifactSpec, ModelMetadata
+from runtime.encoder import FeatureEncoder
+from runtime.model import ScoringModel
 from training.audit.leakage import AuditConfig, LeakageAudit, audit_training_set
 from training.baseline import points_on_rows
 from training.calibrate import fit_calibrator
@@ -218,9 +220,8 @@ def train_model(
 
     # Everything below measures the loaded artifact on rows nothing above has touched.
     test_frame, y_test = slices.frames["test"], slices.y("test")
-    test_matrix = served.encode_frame(test_frame)
-    test_raw = served.raw_score(test_matrix)
-    test_probability = served.spec.calibrator.apply(test_raw)
+    test_prediction = served.predict_features(test_frame)
+    test_raw, test_probability = test_prediction.raw, test_prediction.probability
     test_metrics = evaluate(
         test_probability,
         y_test,

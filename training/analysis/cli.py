@@ -48,8 +48,8 @@ def suggest(
     well it ranks held-out leads next to the model and your current rules."""
     from features.contract.directory import read_contract_dir
     from features.points import PointsRules, RulesError
+    from runtime.source import load_model
     from training.analysis.scorecard import ScorecardConfig, suggest_rules
-    from training.registry.tracking import load_model
 
     try:
         old_rules = PointsRules.from_yaml(rules) if rules else PointsRules.default()

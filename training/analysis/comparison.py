@@ -21,8 +21,8 @@ from features.pipeline import AS_OF
 from features.points import TIERS as POINTS_TIERS
 from features.points import PointsRules
 from features.trainingset import LABEL
-from runtime.artifact import ScoringModel
-from runtime.reasons import ReasonWriter
+from runtime.model import Reasons, ScoringModel
+from runtime.reasons import Reason
 from training.analysis.drivers import action_effects
 from training.analysis.heldout import model_rows
 from training.baseline import points_on_rows
@@ -99,17 +99,15 @@ def compare_held_out(
             f"start ({model.spec.metadata.test_window[0]:%Y-%m-%d}): pass the data the model "
             "was trained on, or newer data."
         )
-    matrix = model.encode_frame(held.features)
-    explanation = model.explain(matrix)
-    probability = model.spec.calibrator.apply(explanation.raw)
-    contributions = pd.DataFrame(explanation.contributions, columns=list(model.feature_names))
+    prediction = model.predict_features(held.features, Reasons(top_reasons, top_reasons))
+    contributions = pd.DataFrame(prediction.contributions, columns=list(model.feature_names))
     points = points_on_rows(rules, contract.leads, contract.journeys, held.rows)
     frame = held.rows.assign(
         **{
-            PROBABILITY: probability,
-            LOG_ODDS: explanation.raw,
-            TIER: model.tier(probability),
-            REASONS: _reason_texts(model, held.features, explanation.contributions, top_reasons),
+            PROBABILITY: prediction.probability,
+            LOG_ODDS: prediction.raw,
+            TIER: prediction.tier,
+            REASONS: _reason_texts(prediction.reasons or [[] for _ in range(len(held.rows))]),
             POINTS: points.total,
             POINTS_TIER: points.tier,
         }
@@ -131,19 +129,15 @@ def compare_held_out(
     )
 
 
-def _reason_texts(
-    model: ScoringModel, features: pd.DataFrame, contributions: np.ndarray, top: int
-) -> list[str]:
+def _reason_texts(reasons: list[list[Reason]]) -> list[str]:
     """`+ Requested a demo 2 days ago (odds ×3.1); - Job title: student (odds ×0.4)` per row."""
-    writer = ReasonWriter(model.feature_names, model.spec.pipeline.attributes)
-    values = features[list(model.feature_names)].to_numpy(dtype=object)
     return [
         "; ".join(
             f"{'+' if r.direction == 'positive' else '-'} {r.text} "
             f"(odds ×{np.exp(r.contribution):.2f})"
             for r in row
         )
-        for row in writer.reasons_of_rows(contributions, values, top, top)
+        for row in reasons
     ]
 
 

@@ -27,7 +27,7 @@ from features.trainingset import (
     label_rows,
     make_cutoffs,
 )
-from runtime.artifact import ScoringModel
+from runtime.model import ScoringModel
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def model_rows(contract: ContractData, model: ScoringModel) -> ModelRows:
         data_end,
     )
     rows = rows[[LEAD_ID, AS_OF, LABEL]]
-    features = model.features_frame(contract.leads, contract.journeys, rows)
+    features = model.pipeline.frame(contract.leads, contract.journeys, rows)
     # A lead belongs, with all its rows, to the slice of its first cut-off (as in the split).
     first_cutoff = rows.groupby(LEAD_ID)[AS_OF].transform("min")
     test_start = pd.Timestamp(model.spec.metadata.test_window[0]).tz_convert("UTC")

@@ -19,7 +19,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.contract.directory import ContractData, read_contract_dir
 from features.points import PointsRules
-from runtime.artifact import MODEL_FILE, ScoringModel
+from runtime.artifact import MODEL_FILE
+from runtime.model import ScoringModel
 
 DEMO_START = datetime(2024, 1, 1, tzinfo=UTC)
 _DEMO_MARKER = "demo.json"
@@ -90,7 +91,7 @@ def notebook_inputs(settings: NotebookSettings | None = None) -> NotebookInputs:
             "set both LEADSCORE_NB_MODEL and LEADSCORE_NB_DATA (a model and the data it was "
             "trained on, or newer), or neither for the synthetic demo."
         )
-    from training.registry.tracking import SQLITE_PREFIX, RegistrySettings, load_model
+    from runtime.source import SQLITE_PREFIX, RegistrySettings, load_model
 
     registry = RegistrySettings()
     if registry.tracking_uri.startswith(SQLITE_PREFIX):

@@ -33,7 +33,7 @@ from features.attributes import SENIORITIES, normalize_title
 from features.contract.directory import ContractData
 from features.contract.schema import LEAD_ID, EventType
 from features.points import EMAIL_KINDS, PointsRules
-from runtime.artifact import ScoringModel
+from runtime.model import ScoringModel
 from training.analysis.heldout import model_rows
 from training.baseline import points_on_rows
 from training.method_comparison import MethodRow, compare_scores
@@ -132,7 +132,7 @@ def suggest_rules(
             f"a points table; this data has {int(fit_mask.sum())} before and "
             f"{int(built.held_out.sum())} after: pass the data the model was trained on."
         )
-    target = model.raw_score(model.encode_frame(built.features))
+    target = model.predict_features(built.features).raw
     design = _Design.build(contract, built.rows[fit_mask], old_rules, config)
     # The products here are small: one BLAS thread is fast, while spinning OpenBLAS threads
     # on a busy 2-core machine made a 0.1 s product take 2 s.
@@ -146,10 +146,11 @@ def suggest_rules(
 
     held = built.take(built.held_out)
     y = held.y
-    probability = model.spec.calibrator.apply(target[built.held_out])
+    held_prediction = model.predict_raw(target[built.held_out])
+    probability = held_prediction.probability
     learned = points_on_rows(rules, contract.leads, contract.journeys, held.rows).total
     old = points_on_rows(old_rules, contract.leads, contract.journeys, held.rows).total
-    sql_share = float(np.mean(model.tier(probability) == model.spec.tiers.names[0]))
+    sql_share = float(np.mean(held_prediction.tier == model.spec.tiers.names[0]))
     quality = compare_scores(
         y,
         {MODEL: probability, POINTS: old, LEARNED_POINTS: learned},
@@ -390,7 +391,7 @@ def _with_thresholds(
     rules: PointsRules, points: np.ndarray, model: ScoringModel, log_odds: np.ndarray
 ) -> PointsRules:
     """MQL / SQL thresholds that put as many fit rows in each tier as the model's tiers do."""
-    tier = model.tier(model.spec.calibrator.apply(log_odds))
+    tier = model.predict_raw(log_odds).tier
     names = model.spec.tiers.names
     sql_share = float(np.mean(tier == names[0]))
     mql_share = float(np.mean(np.isin(tier, names[:2])))

@@ -152,7 +152,8 @@ def run_flat(
     if model_out is not None:
         typer.echo(f"model:  {result.model.save(model_out)}")
     if register:
-        from training.registry.tracking import quiet_mlflow, registry_for
+        from runtime.source import quiet_mlflow
+        from training.registry.tracking import registry_for
 
         settings = registry_for(result.model)
         with quiet_mlflow():

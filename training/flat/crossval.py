@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from features.pipeline import FeaturePipeline
 from features.trainingset import LABEL
-from runtime.artifact import FeatureEncoder
+from runtime.encoder import FeatureEncoder
 from training.calibrate import CalibrationFit, fit_calibrator
 from training.categories import categorical_feature_names, learn_categories
 from training.evaluate import Metrics, evaluate

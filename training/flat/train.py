@@ -22,7 +22,9 @@ from pydantic import BaseModel, Field
 from features.attributes import infer_attributes
 from features.pipeline import AS_OF, FeaturePipeline
 from features.trainingset import LABEL
-from runtime.artifact import ArtifactSpec, FeatureEncoder, ModelMetadata, ScoringModel
+from runtime.artifact import ArtifactSpec, ModelMetadata
+from runtime.encoder import FeatureEncoder
+from runtime.model import ScoringModel
 from training.audit.leakage import LeakageAudit, audit_training_set
 from training.calibrate import CalibrationFit
 from training.evaluate import DecileRow, ReliabilityBin, decile_table, reliability_table
@@ -47,7 +49,8 @@ from training.tiers import TierRow, choose_thresholds, tier_table
 from training.train import TrainConfig, TrainResult, _round_trip, train_model
 
 if TYPE_CHECKING:
-    from training.registry.tracking import LoggedVersion, RegistrySettings
+    from runtime.source import RegistrySettings
+    from training.registry.tracking import LoggedVersion
 
 
 def small_table_training() -> TrainConfig:
@@ -458,12 +461,8 @@ def log_flat(
     compares on) plus the flat report. Cross-validated models have no untouched rows, so none
     are logged: promotion then asks for --force rather than compare on training rows.
     """
-    from training.registry.tracking import (
-        RegistrySettings,
-        flatten_params,
-        log_model_run,
-        log_training,
-    )
+    from runtime.source import RegistrySettings
+    from training.registry.tracking import flatten_params, log_model_run, log_training
 
     settings = settings or RegistrySettings()
     texts = {
@@ -498,5 +497,4 @@ def log_flat(
         figures=result.figures,
         evaluation_rows=None,
         settings=settings,
-        example_rows=result.frame,
     )

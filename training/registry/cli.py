@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from runtime.source import RegistrySettings
     from training.registry.promotion import PromotionResult
-    from training.registry.tracking import RegistrySettings, VersionInfo
+    from training.registry.tracking import VersionInfo
 
 ModelName = Annotated[
     str | None,
@@ -53,7 +54,8 @@ def format_versions(versions: list[VersionInfo]) -> str:
 @models_app.command("list")
 def list_command(name: ModelName = None) -> None:
     """Show every version of the registered model with its aliases and test metrics."""
-    from training.registry.tracking import list_versions, quiet_mlflow
+    from runtime.source import quiet_mlflow
+    from training.registry.tracking import list_versions
 
     settings = _registry(name)
     with quiet_mlflow():
@@ -70,7 +72,7 @@ def list_command(name: ModelName = None) -> None:
 
 def _registry(name: str | None) -> RegistrySettings:
     """The store from the environment; `name` (from --name) as the registered model."""
-    from training.registry.tracking import RegistrySettings
+    from runtime.source import RegistrySettings
 
     return RegistrySettings(model_name=name) if name else RegistrySettings()
 
@@ -111,8 +113,8 @@ def promote_command(
     a tie). The first model becomes champion. Roll back with `leadscore models rollback`, or
     `leadscore models promote --version OLD --force`.
     """
+    from runtime.source import quiet_mlflow
     from training.registry.promotion import PromotionError, promote
-    from training.registry.tracking import quiet_mlflow
 
     contract = None
     if data is not None:
@@ -130,8 +132,8 @@ def promote_command(
 @models_app.command("rollback")
 def rollback_command(name: ModelName = None) -> None:
     """Point @champion back at the version the current champion replaced."""
+    from runtime.source import quiet_mlflow
     from training.registry.promotion import PromotionError, rollback
-    from training.registry.tracking import quiet_mlflow
 
     try:
         with quiet_mlflow():
@@ -154,7 +156,8 @@ def export_command(
     name: ModelName = None,
 ) -> None:
     """Write a model as a plain directory, for deployments without MLflow."""
-    from training.registry.tracking import CHAMPION, export_model, quiet_mlflow
+    from runtime.source import quiet_mlflow
+    from training.registry.tracking import CHAMPION, export_model
 
     settings = _registry(name)
     uri = uri or settings.model_uri(CHAMPION)

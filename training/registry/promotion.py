@@ -22,17 +22,14 @@ from features.contract.directory import ContractData
 from features.contract.schema import LEAD_ID
 from features.pipeline import AS_OF
 from features.trainingset import LABEL
-from runtime.artifact import ScoringModel
+from runtime.model import ScoringModel
+from runtime.source import RegistrySettings, get_alias, load_model, tracking
 from training.evaluate import Metrics, evaluate
 from training.registry.tracking import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS_CHAMPION_TAG,
-    RegistrySettings,
     download_evaluation_rows,
-    get_alias,
-    load_model,
-    tracking,
 )
 
 # ROC AUC differences below this are ties (a test slice of a few thousand rows cannot
@@ -113,7 +110,7 @@ def probability_on_rows(
     otherwise `model`'s own pipeline recomputes them from the raw data.
     """
     if model.spec.pipeline == features_of.spec.pipeline:
-        return model.probability(model.encode_frame(rows))
+        return model.predict_features(rows).probability
     if data is None:
         raise PromotionError(
             "the champion computes its features differently from the candidate (other "
@@ -121,9 +118,7 @@ def probability_on_rows(
             "features: pass the raw data the candidate was trained on, "
             "`leadscore models promote --data DIR`, or promote with --force."
         )
-    return model.score_frame(data.leads, data.journeys, rows[[LEAD_ID, AS_OF]])[
-        "probability"
-    ].to_numpy()
+    return model.predict_rows(data.leads, data.journeys, rows[[LEAD_ID, AS_OF]]).probability
 
 
 def compare(

@@ -1,24 +1,19 @@
-"""MLflow tracking and the model registry: log a training run, register its model, load models.
+"""MLflow tracking and the model registry: log a training run, register its model, list versions.
 
 The default store is a SQLite file in the working directory (`sqlite:///mlflow.db`) with
 artifacts on local disk beside it (`mlartifacts/`); `MLFLOW_TRACKING_URI` points everything
 at a tracking server instead. Versions are named by registry aliases, never stages:
 `@challenger` is the newest candidate, `@champion` the model serving uses.
 
-`load_model` is the one loader of scoring models: serving, batch scoring, notebooks and
-promotion all call it with a registry URI (`models:/lead-conversion@champion`,
-`models:/lead-conversion/3`), a run URI (`runs:/<id>/model`) or a plain directory.
+Loading a model is `runtime.source.load_model`'s job.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,17 +21,19 @@ from typing import TYPE_CHECKING
 import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
-from mlflow.models import Model
-from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
-from pydantic import AliasChoices, BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 
 from features.contract.schema import LEAD_ID
 from features.pipeline import AS_OF
 from features.trainingset import LABEL, TrainingSetReport
-from runtime.artifact import MODEL_FILE, ScoringModel
-from training.registry.pyfunc import ARTIFACT_KEY, log_pyfunc
+from runtime.model import ScoringModel
+from runtime.source import (
+    ARTIFACT_KEY,
+    RegistrySettings,
+    load_model,
+    tracking,
+)
+from training.registry.pyfunc import log_pyfunc
 from training.split import SliceSummary, SplitSummary, time_split
 
 if TYPE_CHECKING:
@@ -46,7 +43,6 @@ if TYPE_CHECKING:
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-SQLITE_PREFIX = "sqlite:///"
 EVALUATION_ROWS = "evaluation/test_rows.parquet"
 SOURCE_FILE = "source.json"
 # Test-slice metrics shown by `models list` (tag name -> metric of the training run).
@@ -66,41 +62,6 @@ _PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 _TRACKING_ENV = "MLFLOW_TRACKING_URI"
 # MLflow refuses longer parameter values.
 _MAX_PARAM_CHARS = 6000
-
-
-class RegistrySettings(BaseSettings):
-    """Where runs and models go. Environment: MLFLOW_TRACKING_URI, LEADSCORE_EXPERIMENT, ..."""
-
-    model_config = SettingsConfigDict(env_prefix="LEADSCORE_", populate_by_name=True)
-
-    tracking_uri: str = Field(
-        f"{SQLITE_PREFIX}mlflow.db",
-        validation_alias=AliasChoices("tracking_uri", _TRACKING_ENV),
-        description="MLflow tracking (and registry) store; a relative SQLite path is relative "
-        "to the working directory. Point MLFLOW_TRACKING_URI at a tracking server to share it.",
-    )
-    experiment: str = Field("lead-scoring", description="MLflow experiment of training runs.")
-    model_name: str = Field("lead-conversion", description="Registered model name.")
-    artifact_location: str | None = Field(
-        None,
-        description="Artifact root of a new experiment. Default: `mlartifacts/` beside a "
-        "local SQLite store; a tracking server's own artifact store otherwise.",
-    )
-
-    def default_artifact_location(self) -> str | None:
-        """Where a new experiment stores artifacts (None: the tracking server decides)."""
-        if self.artifact_location:
-            return self.artifact_location
-        if self.tracking_uri.startswith(SQLITE_PREFIX):
-            database = Path(self.tracking_uri.removeprefix(SQLITE_PREFIX))
-            return (database.resolve().parent / "mlartifacts").as_uri()
-        return None
-
-    def model_uri(self, alias_or_version: str | int) -> str:
-        """`models:/<name>@alias` or `models:/<name>/<version>`."""
-        if isinstance(alias_or_version, int) or str(alias_or_version).isdigit():
-            return f"models:/{self.model_name}/{alias_or_version}"
-        return f"models:/{self.model_name}@{alias_or_version}"
 
 
 def registry_for(model: ScoringModel) -> RegistrySettings:
@@ -126,40 +87,6 @@ class VersionInfo(BaseModel):
     run_id: str | None
     metrics: dict[str, float]
     previous_champion: int | None = None
-
-
-@contextmanager
-def tracking(settings: RegistrySettings) -> Iterator[mlflow.MlflowClient]:
-    """Point MLflow's fluent API at the configured store for the block; yield a client.
-
-    MLflow keeps the URI in a global and copies it into MLFLOW_TRACKING_URI; afterwards the
-    global is unset and the variable restored, so the caller's MLflow setup is as it was.
-    """
-    environment = os.environ.get(_TRACKING_ENV)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    try:
-        yield mlflow.MlflowClient(settings.tracking_uri, settings.tracking_uri)
-    finally:
-        mlflow.set_tracking_uri(None)  # unset: MLflow reads MLFLOW_TRACKING_URI again
-        if environment is not None:
-            os.environ[_TRACKING_ENV] = environment
-
-
-@contextmanager
-def quiet_mlflow() -> Iterator[None]:
-    """Keep MLflow's INFO logs and download progress bars out of a command's own output."""
-    logger = logging.getLogger("mlflow")
-    level, bar = logger.level, os.environ.get(_PROGRESS_BAR_ENV)
-    logger.setLevel(logging.WARNING)
-    os.environ[_PROGRESS_BAR_ENV] = "false"
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-        if bar is None:
-            os.environ.pop(_PROGRESS_BAR_ENV, None)
-        else:
-            os.environ[_PROGRESS_BAR_ENV] = bar
 
 
 def experiment_id(client: mlflow.MlflowClient, settings: RegistrySettings) -> str:
@@ -195,16 +122,14 @@ def log_model_run(
     figures: Mapping[str, Figure],
     evaluation_rows: pd.DataFrame | None,
     settings: RegistrySettings,
-    example_rows: pd.DataFrame | None = None,
 ) -> LoggedVersion:
     """Log one trained model as an MLflow run, register it and point `@challenger` at it.
 
     `texts` are artifact path -> content (reports); `figures` are saved as `plots/<name>.png`;
     `evaluation_rows` (lead_id, as_of, label and the model's features on its test slice) are
     what promotion scores the candidate and the champion on (None: the model has no untouched
-    rows, e.g. cross-validated on a flat export, and promotion needs --force); `example_rows`
-    (default: the evaluation rows) give the pyfunc input example; `headline` metrics become
-    model version tags that `models list` shows.
+    rows, e.g. cross-validated on a flat export, and promotion needs --force); `headline`
+    metrics become model version tags that `models list` shows.
     """
     with tracking(settings) as client:
         exp_id = experiment_id(client, settings)
@@ -228,8 +153,7 @@ def log_model_run(
                     evaluation_rows.to_parquet(rows_file, index=False)
                     mlflow.log_artifact(str(rows_file), str(Path(EVALUATION_ROWS).parent))
                 model_dir = model.save(Path(tmp) / ARTIFACT_KEY)
-                example = example_rows if example_rows is not None else evaluation_rows
-                info = log_pyfunc(model_dir, model, example)
+                info = log_pyfunc(model_dir, Path(tmp) / "code")
         registered = mlflow.register_model(info.model_uri, settings.model_name)
         version = int(registered.version)
         for key, value in headline.items():
@@ -322,54 +246,8 @@ def _slices(split: SplitSummary) -> dict[str, SliceSummary]:
     }
 
 
-def load_model(uri_or_path: str | Path, settings: RegistrySettings | None = None) -> ScoringModel:
-    """A scoring model from a registry/run URI or a directory (plain or an MLflow model)."""
-    settings = settings or RegistrySettings()
-    text = str(uri_or_path)
-    local = Path(text)
-    if local.is_dir():
-        return _load_dir(local)
-    if not _URI.match(text):
-        raise FileNotFoundError(
-            f"no model at {text}: give models:/NAME@ALIAS, models:/NAME/VERSION, "
-            "runs:/RUN_ID/model or a directory written by `leadscore models export`."
-        )
-    with tracking(settings), tempfile.TemporaryDirectory() as tmp:
-        try:
-            downloaded = mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=tmp)
-        except MlflowException as exc:
-            raise LookupError(
-                f"cannot load {text} from {settings.tracking_uri}: {exc.message} "
-                "(see `leadscore models list` for the versions and aliases there)"
-            ) from exc
-        return _load_dir(Path(downloaded))
-
-
-def _load_dir(directory: Path) -> ScoringModel:
-    """A plain artifact directory, or an MLflow pyfunc model directory that wraps one."""
-    if (directory / MODEL_FILE).exists() or not (directory / "MLmodel").exists():
-        return ScoringModel.load(directory)
-    flavor = Model.load(str(directory / "MLmodel")).flavors.get("python_function", {})
-    artifact = flavor.get("artifacts", {}).get(ARTIFACT_KEY)
-    if artifact is None:
-        raise ValueError(f"{directory} is an MLflow model but not a leadscore scoring model")
-    return ScoringModel.load(directory / artifact["path"])
-
-
 def _version_of(model_version: ModelVersion) -> int:
     return int(model_version.version)
-
-
-def get_alias(client: mlflow.MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    """The version an alias points at, or None if the alias (or the model) does not exist."""
-    try:
-        aliases = client.get_registered_model(name).aliases
-    except MlflowException as exc:
-        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            return None
-        raise
-    version = aliases.get(alias)
-    return None if version is None else client.get_model_version(name, str(version))
 
 
 def list_versions(settings: RegistrySettings) -> list[VersionInfo]:

@@ -1,0 +1,189 @@
+"""The lead record: what a caller sends to be scored (attributes, journey, as-of time).
+
+The HTTP API, batch callers and the MLflow pyfunc all take this one shape, validated by the
+same models, so a lead answers the same wherever it is sent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from typing_extensions import TypedDict
+
+from features.contract.schema import EVENT_TYPES
+from runtime.model import Reasons, ScoringModel
+
+# Context keys of the limits that validation reads (they come from the settings).
+MAX_EVENTS = "max_events_per_lead"
+MAX_LEADS = "max_leads_per_batch"
+
+
+def as_utc(value: datetime) -> datetime:
+    """A timestamp without a zone is UTC; one with a zone is converted to UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+AttributeValue = str | bool | float | None
+
+EXAMPLE_EVENTS = [
+    {"event_type": "blog_page_view", "occurred_at": "2025-03-02T09:15:00Z"},
+    {"event_type": "pricing_page_view", "occurred_at": "2025-03-09T16:40:00Z"},
+    {"event_type": "demo_request", "occurred_at": "2025-03-10T08:05:00Z"},
+]
+EXAMPLE_LEAD = {
+    "lead_id": "00Q5e00000AbCdE",
+    "created_at": "2025-03-01T12:00:00Z",
+    "attributes": {
+        "job_title": "VP Marketing",
+        "industry": "Software",
+        "employee_count": 250,
+        "country": "DE",
+        "email": "ana@acme.io",
+        "lead_source": "Webinar",
+    },
+    "events": EXAMPLE_EVENTS,
+    "as_of": "2025-03-12T10:00:00Z",
+}
+
+
+class EventIn(TypedDict):
+    """One step of the lead's journey."""
+
+    # A TypedDict, not a model, and no Python validator on the timestamp: a batch carries tens
+    # of thousands of events, and model instances and per-value Python calls would cost most
+    # of its time. A timestamp without a zone is made UTC where it is used (`as_utc`).
+    __pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[misc]
+
+    event_type: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="What happened: one of " + ", ".join(EVENT_TYPES) + ". Any other value "
+            "is accepted, counted as `other`, and reported in `warnings`.",
+            examples=["demo_request"],
+        ),
+    ]
+    occurred_at: Annotated[
+        datetime,
+        Field(
+            description="When it happened (ISO 8601). Without a zone it is read as UTC.",
+            examples=["2025-03-10T08:05:00Z"],
+        ),
+    ]
+
+
+class LeadIn(BaseModel):
+    """A lead to score: who it is (attributes) and what it did (events)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_LEAD]})
+
+    lead_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Your id of the lead; echoed in the answer.",
+        examples=["00Q5e00000AbCdE"],
+    )
+    created_at: UtcDatetime | None = Field(
+        None,
+        description="When the lead was created (ISO 8601; without a zone, UTC). Required by "
+        "models that read the journey (time since creation is one of their features); "
+        "models trained on a one-row-per-lead export do without it.",
+        examples=["2025-03-01T12:00:00Z"],
+    )
+    attributes: dict[str, AttributeValue] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="Lead attributes by the column names the model was trained on, e.g. "
+        "job_title, industry, employee_count, annual_revenue, country, email or email_domain, "
+        "lead_source. Columns the model does not use are ignored; ones it uses but are absent "
+        "count as missing and are named in `warnings`.",
+        examples=[EXAMPLE_LEAD["attributes"]],
+    )
+    events: list[EventIn] = Field(
+        default_factory=list,
+        description="The lead's journey, in any order. Only events strictly before `as_of` "
+        "count; the number allowed per lead is a service setting (default 5,000).",
+        examples=[EXAMPLE_EVENTS],
+    )
+    as_of: UtcDatetime | None = Field(
+        None,
+        description="Score the lead as of this time (default: now). For backfills and audits.",
+        examples=["2025-03-12T10:00:00Z"],
+    )
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _at_most_max_events(cls, events: object, info: ValidationInfo) -> object:
+        # Before validation: an oversized journey is refused without parsing every event.
+        check_count(events, info, MAX_EVENTS, "events", "per lead: send the most recent ones")
+        return events
+
+
+def check_count(items: object, info: ValidationInfo, key: str, what: str, advice: str) -> None:
+    limit = (info.context or {}).get(key)
+    if limit is not None and isinstance(items, list) and len(items) > limit:
+        raise ValueError(f"{len(items):,} {what}, more than the {limit:,} allowed {advice}")
+
+
+def read_records(records: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[LeadIn]:
+    """Lead records as the HTTP API takes them, from a frame (one row per lead, e.g. what
+    `mlflow models serve` makes of `dataframe_records`) or a list of mappings.
+
+    A bad record raises `ValueError` naming its index and field.
+    """
+    rows = records.to_dict("records") if isinstance(records, pd.DataFrame) else list(records)
+    leads = []
+    for i, row in enumerate(rows):
+        # A frame fills fields that other rows have with NaN or None: they were not sent.
+        sent = {k: v for k, v in row.items() if not (v is None or _is_nan(v))}
+        try:
+            leads.append(LeadIn.model_validate(sent))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"lead {i}: {where}: {first['msg']}") from exc
+    return leads
+
+
+def predict_records(
+    model: ScoringModel,
+    records: pd.DataFrame | Sequence[Mapping[str, Any]],
+    now: datetime | None = None,
+    reasons: Reasons | None = None,
+) -> pd.DataFrame:
+    """lead_id, probability, score, tier and reasons of lead records, as the service answers
+    them (a lead without `as_of` is scored as of `now`)."""
+    leads = read_records(records)
+    now = now or datetime.now(UTC)
+    prediction = model.predict_leads(leads, [lead.as_of or now for lead in leads], reasons)
+    return pd.DataFrame(
+        {
+            "lead_id": [lead.lead_id for lead in leads],
+            "probability": prediction.probability,
+            "score": prediction.score.astype(int),
+            "tier": prediction.tier.astype(str),
+            "reasons": [
+                [vars(reason) for reason in row]
+                for row in prediction.reasons or [[] for _ in leads]
+            ],
+        }
+    )
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
