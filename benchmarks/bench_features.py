@@ -23,6 +23,7 @@ from features.contract.directory import read_contract_dir
 from features.contract.schema import EVENT_TYPES
 from features.pipeline import FeaturePipeline
 from features.trainingset import TrainingSetConfig, build_training_set
+from runtime.leads import LeadIn
 
 
 def peak_rss_gb() -> float:
@@ -36,12 +37,16 @@ def online_median_ms(pipeline: FeaturePipeline, n_events: int, repeats: int = 50
         (now - timedelta(days=float(d)), EVENT_TYPES[k])
         for d, k in zip(rng.uniform(0, 365, n_events), rng.integers(0, 19, n_events), strict=True)
     ]
-    lead = {"lead_id": "L1", "created_at": now - timedelta(days=400), "job_title": "VP Sales"}
-    pipeline.one(lead, events, now)  # compile / warm up
+    lead = LeadIn(
+        attributes={"job_title": "VP Sales"},
+        events=[{"event_type": kind, "occurred_at": t} for t, kind in events],
+    )
+    as_of, created = np.array([now.timestamp()]), np.array([now.timestamp() - 400 * 86_400])
+    pipeline.leads([lead], as_of, created)  # compile / warm up
     times = np.empty(repeats)
     for i in range(repeats):
         start = time.perf_counter()
-        pipeline.one(lead, events, now)
+        pipeline.leads([lead], as_of, created)
         times[i] = time.perf_counter() - start
     return float(np.median(times) * 1e3)
 

@@ -6,8 +6,8 @@ artifact. Prints figures; asserts nothing.
 Targets (issue 4, one uvicorn worker, 2 cores, loopback): in process, one lead with 50 events
 and reasons in under 1 ms median; over HTTP p50 < 2 ms and p99 < 5 ms at 1 connection, at
 least 600 requests/s at 8 connections, a 1,000-lead batch in under 150 ms; and at least 5x the
-throughput of `mlflow models serve` (pyfunc, `--env-manager local`), which is sent the model's
-encoded feature row while our service computes the features from raw events and adds reasons.
+throughput of `mlflow models serve` (pyfunc, `--env-manager local`) of the same registered
+model, sent the same lead records (the pyfunc wraps the same runtime model).
 
 The load comes from a small asyncio HTTP/1.1 client in this process (keep-alive connections,
 pre-built requests), so the client costs both servers the same few microseconds per request.
@@ -335,7 +335,7 @@ def main() -> None:
               f"{f['mixed_p50_ms']:>22.2f} / {f['mixed_p99_ms']:.2f}")  # fmt: skip
     print(
         f"(batch: {args.batch_leads:,} leads; leadscore gets raw leads with "
-        f"{args.batch_events} events each and answers with reasons, mlflow gets encoded rows)"
+        f"{args.batch_events} events each; both answer with reasons)"
     )
     if "mlflow" in figures:
         ours, theirs = figures["leadscore"], figures["mlflow"]
@@ -349,30 +349,12 @@ def main() -> None:
 
 
 def mlflow_figures(single: dict, batch: dict, env: dict[str, str], args) -> dict[str, float]:
-    """The same load against `mlflow models serve` with the pyfunc's documented input."""
-    from runtime.source import RegistrySettings
-    from serving.scorer import Scorer
-    from serving.settings import ServiceSettings
+    """The same load against `mlflow models serve` of the registered model: the same lead
+    records, as `dataframe_records`."""
 
-    scorer = Scorer(ServiceSettings(mode="development", model_uri=MODEL_URI))
-    scorer.load()
-    model = scorer.served.model
-    columns = list(model.feature_names)
+    def records(leads: list[dict]) -> bytes:
+        return orjson.dumps({"dataframe_records": leads})
 
-    def encoded(leads: list[dict]) -> bytes:
-        from runtime.leads import LeadIn
-
-        rows = []
-        for body in leads:
-            lead = LeadIn.model_validate(body)
-            record = {**lead.attributes, "created_at": lead.created_at, "lead_id": ""}
-            events = [(e["occurred_at"], e["event_type"]) for e in lead.events]
-            row = model.features_one(record, events, datetime.now(UTC))[0]
-            rows.append([None if np.isnan(v) else float(v) for v in row])
-        return orjson.dumps({"dataframe_split": {"columns": columns, "data": rows}})
-
-    registry = RegistrySettings()
-    version = scorer.served.ref.version
     port = free_port()
     server = start_server(
         [
@@ -380,7 +362,7 @@ def mlflow_figures(single: dict, batch: dict, env: dict[str, str], args) -> dict
             "models",
             "serve",
             "-m",
-            f"models:/{registry.model_name}/{version}",
+            MODEL_URI,
             "--env-manager",
             "local",
             "-p",
@@ -394,8 +376,8 @@ def mlflow_figures(single: dict, batch: dict, env: dict[str, str], args) -> dict
     try:
         return load_figures(
             port,
-            request_bytes("/invocations", encoded([single])),
-            request_bytes("/invocations", encoded(batch["leads"])),
+            request_bytes("/invocations", records([single])),
+            request_bytes("/invocations", records(batch["leads"])),
             args,
         )
     finally:

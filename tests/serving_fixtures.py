@@ -1,7 +1,7 @@
 """Small synthetic leads, journeys and a real (tiny) scoring model for the serving tests.
 
 The model goes through the project's own feature pipeline and encoder, so the service, batch
-scoring and `ScoringModel.score_frame` can be compared on it.
+scoring and `ScoringModel.predict_rows` can be compared on it.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from features.behaviour import BEHAVIOUR_FEATURES, GROUPS, HALF_LIVES_DAYS, WIND
 from features.contract.schema import EVENT_TYPES, INTENT_EVENTS, INTEREST_EVENTS, NEGATIVE_EVENTS
 from features.journeys import Journeys
 from features.pipeline import AS_OF, FeaturePipeline
+from runtime.leads import LeadIn
 
 DAY = 86_400
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -139,7 +140,8 @@ lead_st = st.fixed_dictionaries(
     cutoff_hours=st.lists(st.integers(0, 220 * 24), min_size=1, max_size=3),
 )
 def test_online_equals_offline(leads, cutoff_hours):
-    """The service's one-lead path gives exactly the training path's features."""
+    """The service's path (lead records, `FeaturePipeline.leads`) gives exactly the training
+    path's features."""
     ids = [f"L{i}" for i in range(len(leads))]
     created = [T0 - timedelta(days=3 + i) for i in range(len(leads))]
     leads_df = pd.DataFrame([a for a, _ in leads]).assign(lead_id=ids, created_at=created)
@@ -157,17 +159,39 @@ def test_online_equals_offline(leads, cutoff_hours):
         columns=["lead_id", AS_OF],
     )
     offline = PIPELINE.frame(leads_df, Journeys.from_frame(events_df, ids), rows)
-    for r, row in rows.iterrows():
-        i = ids.index(row["lead_id"])
-        lead = leads_df.iloc[i].to_dict()
-        when = [(datetime.fromtimestamp(t, UTC), k) for t, k in events[i]]
-        behaviour, attrs = PIPELINE.one(lead, when, row[AS_OF].to_pydatetime())
-        np.testing.assert_array_equal(
-            behaviour, offline.loc[r, list(BEHAVIOUR_FEATURES)].to_numpy(dtype=np.float32)
-        )
+    # One request with every row, as the service receives a batch: one lead record each.
+    positions = [ids.index(lead_id) for lead_id in rows["lead_id"]]
+    records = [_record(leads[i][0], events[i]) for i in positions]
+    online = PIPELINE.leads(
+        records,
+        np.array([t.timestamp() for t in rows[AS_OF]]),
+        np.array([created[i].timestamp() for i in positions]),
+    )
+    np.testing.assert_array_equal(
+        online.behaviour, offline[list(BEHAVIOUR_FEATURES)].to_numpy(dtype=np.float32)
+    )
+    for r, attrs in enumerate(online.attributes):
         for name, value in attrs.items():
-            other = offline.loc[r, name]
+            other = offline[name].iloc[r]
             assert (value is None and pd.isna(other)) or value == other, name
+
+
+def _record(attributes: dict, events: list[tuple[float, str]]) -> LeadIn:
+    """A lead record as the service receives it."""
+    return LeadIn(
+        attributes=attributes,
+        events=[
+            {"event_type": kind, "occurred_at": datetime.fromtimestamp(t, UTC)}
+            for t, kind in events
+        ],
+    )
+
+
+def _behaviour(events: list[tuple[datetime, str]], as_of: datetime) -> np.ndarray:
+    """Behaviour features of one lead created at T0, through the service's path."""
+    record = _record({}, [(t.timestamp(), kind) for t, kind in events])
+    found = PIPELINE.leads([record], np.array([as_of.timestamp()]), np.array([T0.timestamp()]))
+    return found.behaviour[0]
 
 
 @settings(max_examples=100, deadline=None)
@@ -177,17 +201,15 @@ def test_no_event_at_or_after_cutoff_changes_any_feature(journey, future, cutoff
     past = [(h, k) for h, k in journey if h < cutoff]
     # Later events, including some exactly at the cut-off.
     later = [(cutoff + h % 500, k) for h, k in future]
-    lead = {"lead_id": "L", "created_at": T0}
-    before, _ = PIPELINE.one(lead, [(T0 + timedelta(hours=h), k) for h, k in past], as_of)
-    after, _ = PIPELINE.one(lead, [(T0 + timedelta(hours=h), k) for h, k in past + later], as_of)
+    before = _behaviour([(T0 + timedelta(hours=h), k) for h, k in past], as_of)
+    after = _behaviour([(T0 + timedelta(hours=h), k) for h, k in past + later], as_of)
     np.testing.assert_array_equal(before, after)
 
 
 def test_event_exactly_at_cutoff_is_ignored_and_just_before_counts():
-    lead = {"lead_id": "L", "created_at": T0}
     as_of = T0 + timedelta(days=10)
-    at, _ = PIPELINE.one(lead, [(as_of, "demo_request")], as_of)
-    before, _ = PIPELINE.one(lead, [(as_of - timedelta(seconds=1), "demo_request")], as_of)
+    at = _behaviour([(as_of, "demo_request")], as_of)
+    before = _behaviour([(as_of - timedelta(seconds=1), "demo_request")], as_of)
     index = BEHAVIOUR_FEATURES.index("n_demo_request_total")
     assert at[index] == 0
     assert before[index] == 1

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -114,6 +115,7 @@ def test_served_rows_score_as_batch_scoring_and_the_registry(trained: tuple[Path
     rows = leads[[LEAD_ID]].assign(**{AS_OF: datetime.now(UTC)})
     settings = RegistrySettings(tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}")
     registered = load_model(settings.model_uri(1), settings)
-    assert registered.score_frame(leads, None, rows)["probability"].equals(
-        model.score_frame(leads, None, rows)["probability"]
+    np.testing.assert_array_equal(
+        registered.predict_rows(leads, None, rows).probability,
+        model.predict_rows(leads, None, rows).probability,
     )

@@ -14,15 +14,13 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pytest
 
 from features.trainingset import LABEL
-from runtime.source import RegistrySettings, load_model, tracking
+from runtime.source import RegistrySettings, load_model
 from tests import training_data
 from training.registry.promotion import promote
-from training.registry.pyfunc import encoded_frame
 from training.registry.tracking import list_versions, log_training
 from training.train import train_model
 
@@ -113,14 +111,8 @@ def test_log_register_promote_and_load_through_a_tracking_server(server):
     # Loaded through the server (artifacts proxied by it), the champion predicts what was trained.
     champion = load_model(settings.model_uri("champion"), settings)
     rows = training_set.frame.head(300)
-    matrix = result.model.encode_frame(rows)
-    np.testing.assert_array_equal(champion.probability(matrix), result.model.probability(matrix))
-    with tracking(settings):
-        pyfunc = mlflow.pyfunc.load_model(settings.model_uri("champion"))
-    np.testing.assert_array_equal(
-        pyfunc.predict(encoded_frame(result.model, rows))["probability"].to_numpy(),
-        result.model.probability(matrix),
-    )
+    expected = result.model.predict_features(rows).probability
+    np.testing.assert_array_equal(champion.predict_features(rows).probability, expected)
     # The server stored the artifacts (client-side there is no artifact location to use).
     assert settings.default_artifact_location() is None
     assert len(list((root / "artifacts").rglob("booster.txt"))) == 2

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from features.journeys import Journeys, to_epoch_seconds
+from features.journeys import Journeys, encode_event_types, to_epoch_seconds
 from features.points import DEFAULT_RULES_FILE, PointsRules, RulesError, score_points
 from features.synth.generate import generate
 
@@ -33,8 +33,15 @@ def _rules(**overrides: object) -> PointsRules:
     return PointsRules.from_dict(data)
 
 
+def _journey(events: list[tuple[float, str]]) -> Journeys:
+    """One lead's journey from (epoch seconds, event type) pairs."""
+    times = np.array([t for t, _ in events], dtype=np.float64)
+    codes = encode_event_types(pd.Series([kind for _, kind in events], dtype=object))
+    return Journeys.from_arrays(np.array(["L1"]), np.zeros(len(events), np.int64), times, codes)
+
+
 def _score(rules: PointsRules, events: list[tuple[float, str]], as_of: list[float]):
-    journeys = Journeys.single("L1", events)
+    journeys = _journey(events)
     rows = np.zeros(len(as_of), dtype=np.int64)
     return score_points(
         rules, journeys, rows, np.array(as_of), pd.DataFrame(index=range(len(as_of)))
@@ -122,7 +129,7 @@ def test_fit_points_and_tiers() -> None:
             "employee_count": [300, 20, None],
         }
     )
-    journeys = Journeys.single("L1", [(T0, "demo_request")])
+    journeys = _journey([(T0, "demo_request")])
     scored = score_points(
         rules, journeys, np.zeros(3, dtype=np.int64), np.full(3, T0 + 1), attributes
     )
@@ -145,7 +152,7 @@ def test_fit_points_and_tiers() -> None:
 
 def test_a_fit_rule_without_its_column_says_what_to_do() -> None:
     rules = _rules(fit={"seniority": {"vp": 15}})
-    journeys = Journeys.single("L1", [])
+    journeys = _journey([])
     with pytest.raises(ValueError, match="needs a `job_title` column"):
         score_points(
             rules, journeys, np.zeros(1, dtype=np.int64), np.ones(1), pd.DataFrame(index=[0])

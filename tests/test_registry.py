@@ -28,7 +28,6 @@ from runtime.source import RegistrySettings, load_model, tracking
 from tests import training_data
 from training.evaluate import evaluate
 from training.registry.promotion import PromotionError, promote, rollback
-from training.registry.pyfunc import encoded_frame, predict_encoded
 from training.registry.tracking import (
     PREVIOUS_CHAMPION_TAG,
     download_evaluation_rows,
@@ -122,7 +121,7 @@ def _env(settings: RegistrySettings) -> dict[str, str]:
 
 def _log(model: ScoringModel, settings: RegistrySettings, seed: int = 7) -> int:
     rows = _rows(seed)
-    measured = evaluate(model.probability(model.encode_frame(rows)), rows["label"].to_numpy())
+    measured = evaluate(model.predict_features(rows).probability, rows["label"].to_numpy())
     headline = {"roc_auc": measured.roc_auc, "ece": 0.01, "log_loss": measured.log_loss}
     logged = log_model_run(
         model,
@@ -137,21 +136,31 @@ def _log(model: ScoringModel, settings: RegistrySettings, seed: int = 7) -> int:
     return logged.version
 
 
-def test_pyfunc_load_model_predicts_what_the_scoring_model_predicts(settings):
+def _records(rows: pd.DataFrame) -> list[dict]:
+    """The rows as the lead records the API and the pyfunc take (JSON-like values)."""
+    return [
+        {
+            "lead_id": row.lead_id,
+            "as_of": row.as_of.isoformat(),
+            "attributes": {"employees": row.employees, "industry": row.industry},
+        }
+        for row in rows.itertuples()
+    ]
+
+
+def test_pyfunc_scores_lead_records_as_the_features_path_does(settings):
     model = _model()
     version = _log(model, settings)
     rows = _rows(3, n=200)
-    encoded = encoded_frame(model, rows)
     with tracking(settings):
         pyfunc = mlflow.pyfunc.load_model(settings.model_uri(version))
-    out = pyfunc.predict(encoded)
-    np.testing.assert_array_equal(
-        out["probability"].to_numpy(), model.probability(model.encode_frame(rows))
-    )
-    pd.testing.assert_frame_equal(out, predict_encoded(model, encoded))
-    assert set(out["tier"]) <= {"sql", "mql", "nurture"}
-    assert pyfunc.metadata.get_input_schema().input_names() == list(model.feature_names)
-    assert pyfunc.metadata.saved_input_example_info is not None
+    out = pyfunc.predict(_records(rows))
+    # Features computed from the records, not handed in: the same numbers as from the rows.
+    expected = model.predict_features(rows)
+    np.testing.assert_array_equal(out["probability"].to_numpy(), expected.probability)
+    assert out["tier"].tolist() == expected.tier.tolist()
+    assert out["lead_id"].tolist() == rows["lead_id"].tolist()
+    assert all(len(reasons) > 0 for reasons in out["reasons"])
 
 
 def test_tracking_leaves_the_callers_mlflow_setup_as_it_was(settings, monkeypatch):
@@ -166,10 +175,14 @@ def test_tracking_leaves_the_callers_mlflow_setup_as_it_was(settings, monkeypatc
     assert "MLFLOW_TRACKING_URI" not in os.environ
 
 
-def test_pyfunc_input_without_feature_columns_says_what_to_send():
+def test_pyfunc_input_that_is_not_a_lead_says_which_and_why(settings):
     model = _model()
-    with pytest.raises(ValueError, match=r"lacks 1 of the model's 2 feature columns.*industry"):
-        predict_encoded(model, pd.DataFrame({"employees": [10.0]}))
+    with tracking(settings):
+        pyfunc = mlflow.pyfunc.load_model(settings.model_uri(_log(model, settings)))
+    with pytest.raises(ValueError, match=r"lead 0: attributes: Input should be a valid dict"):
+        pyfunc.predict([{"attributes": "employees=10"}])
+    with pytest.raises(ValueError, match=r"lead 1: colour: Extra inputs are not permitted"):
+        pyfunc.predict([{"attributes": {}}, {"colour": "red"}])
 
 
 def test_one_loader_resolves_alias_version_run_and_directories(settings, tmp_path):
@@ -188,7 +201,7 @@ def test_one_loader_resolves_alias_version_run_and_directories(settings, tmp_pat
         mlflow_dir = mlflow.artifacts.download_artifacts(
             settings.model_uri(version), dst_path=str(tmp_path / "mlflow-model")
         )
-    matrix = model.encode_frame(_rows(5, n=100))
+    matrix = model.encoder.encode_frame(_rows(5, n=100))
     expected = model.raw_score(matrix)
     for source in (
         settings.model_uri("challenger"),
