@@ -13,63 +13,34 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from features.contract.schema import (
-    EVENT_CODE,
-    EVENT_TYPES,
-    INTENT_EVENTS,
-    INTEREST_EVENTS,
-    NEGATIVE_EVENTS,
-    EventType,
+from features.catalogue import (
+    CATALOGUE,
+    GROUP_EVENTS,
+    GROUPS,
+    HALF_LIVES_DAYS,
+    SCALARS,
+    WINDOW_DAYS,
 )
+from features.contract.schema import EVENT_CODE, EVENT_TYPES, EventType
 from features.journeys import Journeys
-
-WINDOW_DAYS = (7.0, 30.0, 90.0)
-HALF_LIVES_DAYS = (7.0, 30.0)
-GROUPS = ("intent", "interest", "negative")
-_GROUP_MEMBERS = (INTENT_EVENTS, INTEREST_EVENTS, NEGATIVE_EVENTS)
 
 N_TYPES = len(EVENT_TYPES)
 _N_WIN = len(WINDOW_DAYS)
 _N_HL = len(HALF_LIVES_DAYS)
 # Layout of a feature row: per-type counts (each window, then all time), per-type recency,
-# decayed engagement per group and half-life, then single features.
+# decayed engagement per group and half-life, then single features; `CATALOGUE` names and
+# describes the columns in this order.
 _COUNTS = 0
 _LAST = _COUNTS + N_TYPES * (_N_WIN + 1)
 _DECAYED = _LAST + N_TYPES
 _SCALARS = _DECAYED + len(GROUPS) * _N_HL
-SCALAR_FEATURES = (
-    "days_since_created",
-    "n_events_total",
-    "days_since_last_event",
-    "days_since_first_event",
-    "active_days_30d",
-    "active_days_total",
-    "velocity_7d_vs_prior_23d",
-    "intent_after_interest",
-    "days_first_interest_to_first_intent",
-    "email_click_rate",
-    "days_since_last_intent",
-    "n_intent_types",
-)
-N_BEHAVIOUR = _SCALARS + len(SCALAR_FEATURES)
-
-
-def _names() -> tuple[str, ...]:
-    names: list[str] = []
-    for event in EVENT_TYPES:
-        names += [f"n_{event}_{int(w)}d" for w in WINDOW_DAYS] + [f"n_{event}_total"]
-    names += [f"days_since_last_{event}" for event in EVENT_TYPES]
-    names += [f"decayed_{g}_hl{int(h)}d" for g in GROUPS for h in HALF_LIVES_DAYS]
-    names += list(SCALAR_FEATURES)
-    return tuple(names)
-
-
-BEHAVIOUR_FEATURES: tuple[str, ...] = _names()
+N_BEHAVIOUR = _SCALARS + len(SCALARS)
+BEHAVIOUR_FEATURES: tuple[str, ...] = tuple(feature.name for feature in CATALOGUE)
 assert len(BEHAVIOUR_FEATURES) == N_BEHAVIOUR
 
 _GROUP_OF = np.full(N_TYPES, -1, dtype=np.int8)
-for _g, _members in enumerate(_GROUP_MEMBERS):
-    for _event in _members:
+for _g, _group in enumerate(GROUPS):
+    for _event in GROUP_EVENTS[_group]:
         _GROUP_OF[EVENT_CODE[_event]] = _g
 _INTENT, _INTEREST = 0, 1
 _WINDOWS = np.array(WINDOW_DAYS)

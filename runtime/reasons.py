@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from features.attributes import OTHER_CATEGORY, AttributeSpec, AttributeTransform
-from features.behaviour import BEHAVIOUR_FEATURES, GROUPS, HALF_LIVES_DAYS, WINDOW_DAYS
+from features.catalogue import GROUPS, BehaviourFeature, by_name
 from features.contract.schema import EVENT_TYPES, EventType
 
 Value = float | str | None
@@ -73,22 +73,6 @@ _EMAIL_KIND_WORDS = {
     "corporate": "Company email address",
     "unknown": "No email address",
 }
-
-# Behaviour features that are not per event type, by reason group.
-_INTENT_SCALARS = (
-    "days_since_last_intent",
-    "n_intent_types",
-    "intent_after_interest",
-    "days_first_interest_to_first_intent",
-)
-_ACTIVITY_SCALARS = (
-    "n_events_total",
-    "days_since_last_event",
-    "days_since_first_event",
-    "active_days_30d",
-    "active_days_total",
-    "velocity_7d_vs_prior_23d",
-)
 
 
 @dataclass(frozen=True)
@@ -175,31 +159,59 @@ class ReasonWriter:
 
 
 def _behaviour(name: str) -> tuple[str, Phrase]:
-    """(reason group, phrasing) of a behaviour feature."""
-    if name not in BEHAVIOUR_FEATURES:
+    """(reason group, phrasing) of a behaviour feature.
+
+    The features of one event type form one group, those of an event group (or of all
+    activity) another; any other feature is its own.
+    """
+    feature = by_name(name)
+    if feature is None:
         raise ValueError(f"{name!r} is neither a behaviour feature nor an attribute of the model")
-    for event in EVENT_TYPES:
-        did, noun = _EVENT_WORDS[event]
-        if name == f"days_since_last_{event}":
-            return f"event:{event}", _recency(f"{did} {{ago}}", f"No {noun} yet")
-        for window in WINDOW_DAYS:
-            if name == f"n_{event}_{int(window)}d":
-                period = f"in the last {int(window)} days"
-                return f"event:{event}", _count(f"{did} {{times}} {period}", f"No {noun} {period}")
-        if name == f"n_{event}_total":
-            return f"event:{event}", _count(f"{did} {{times}} in total", f"No {noun} yet")
-    for group in GROUPS:
-        for half_life in HALF_LIVES_DAYS:
-            if name == f"decayed_{group}_hl{int(half_life)}d":
-                words, days = _GROUP_WORDS[group], int(half_life)
-                return group, _number(
-                    f"Recent {words}: {{value}} (recency-weighted, half-life {days} days)",
-                    f"No {words} yet",
-                )
-    group = (
-        "intent" if name in _INTENT_SCALARS else "activity" if name in _ACTIVITY_SCALARS else name
-    )
-    return group, _SCALAR_PHRASES[name]
+    group = f"event:{feature.event}" if feature.event else feature.group or feature.name
+    return group, _phrase(feature)
+
+
+def _phrase(feature: BehaviourFeature) -> Phrase:
+    """The phrasing of a behaviour feature, chosen by what it measures."""
+    window = feature.window_days
+    period = f"in the last {int(window)} days" if window else "in total"
+    if feature.event is not None:
+        did, noun = _EVENT_WORDS[feature.event]
+        if feature.kind == "recency":
+            return _recency(f"{did} {{ago}}", f"No {noun} yet")
+        if feature.kind == "count":
+            none = f"No {noun} {period}" if window else f"No {noun} yet"
+            return _count(f"{did} {{times}} {period}", none)
+    match feature.kind, feature.group:
+        case "decayed", str(group) if feature.half_life_days is not None:
+            words, days = _GROUP_WORDS[group], int(feature.half_life_days)
+            return _number(
+                f"Recent {words}: {{value}} (recency-weighted, half-life {days} days)",
+                f"No {words} yet",
+            )
+        case "count", "activity":
+            return _n_events
+        case "recency", "activity":
+            return _recency("Last activity {ago}", "No activity yet")
+        case "recency", "intent":
+            return _recency("Last buying-intent action {ago}", "No buying-intent action yet")
+        case "first_seen", "activity":
+            return _recency("First activity {ago}", "No activity yet")
+        case "active_days", "activity":
+            return _active_days(period)
+        case "velocity", "activity":
+            return _velocity
+        case "transition", "intent":
+            return _intent_after_interest
+        case "transition_days", "intent":
+            return _interest_to_intent
+        case "variety", "intent":
+            return _n_intent_types
+        case "lead_age", None:
+            return _days_since_created
+        case "click_rate", None:
+            return _click_rate
+    raise ValueError(f"no words for the behaviour feature {feature}")
 
 
 def _is_missing(value: Value) -> bool:
@@ -305,24 +317,6 @@ def _active_days(period: str) -> Phrase:
         return f"Active on {n} day{'s' if n > 1 else ''} {period}"
 
     return phrase
-
-
-_SCALAR_PHRASES: dict[str, Phrase] = {
-    "days_since_created": _days_since_created,
-    "n_events_total": _n_events,
-    "days_since_last_event": _recency("Last activity {ago}", "No activity yet"),
-    "days_since_first_event": _recency("First activity {ago}", "No activity yet"),
-    "active_days_30d": _active_days("in the last 30 days"),
-    "active_days_total": _active_days("in total"),
-    "velocity_7d_vs_prior_23d": _velocity,
-    "intent_after_interest": _intent_after_interest,
-    "days_first_interest_to_first_intent": _interest_to_intent,
-    "email_click_rate": _click_rate,
-    "days_since_last_intent": _recency(
-        "Last buying-intent action {ago}", "No buying-intent action yet"
-    ),
-    "n_intent_types": _n_intent_types,
-}
 
 
 # -- attribute features ------------------------------------------------------------------

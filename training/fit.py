@@ -10,8 +10,7 @@ import lightgbm as lgb
 import numpy as np
 from pydantic import BaseModel, Field
 
-from features.behaviour import BEHAVIOUR_FEATURES
-from features.contract.schema import INTENT_EVENTS
+from features.catalogue import by_name
 
 # Below this many training rows one thread trains faster than two (see `num_threads`).
 _MULTITHREAD_MIN_ROWS = 50_000
@@ -82,27 +81,10 @@ class FitResult(BaseModel):
     params: dict[str, Any]
 
 
-# Activity that a new event of any kind can only raise (or, for recency, lower). Without
-# constraints on these too, a demo request could lower a score through them (it also makes
-# the last week busier than the weeks before) even with the intent features constrained.
-_MORE_ACTIVITY = (
-    "n_intent_types",
-    "intent_after_interest",
-    "n_events_total",
-    "active_days_30d",
-    "active_days_total",
-    "velocity_7d_vs_prior_23d",
-)
-_LESS_RECENCY = ("days_since_last_intent", "days_since_last_event")
-
-
 def monotone_constraints(feature_names: Sequence[str]) -> list[int]:
-    """+1 for intent counts, decayed intent and overall activity; -1 for days since them."""
-    intent = tuple(e.value for e in INTENT_EVENTS)
-    count_prefixes = (*(f"n_{e}_" for e in intent), "decayed_intent_")
-    up = {n for n in BEHAVIOUR_FEATURES if n.startswith(count_prefixes)} | set(_MORE_ACTIVITY)
-    down = {f"days_since_last_{e}" for e in intent} | set(_LESS_RECENCY)
-    return [1 if n in up else -1 if n in down else 0 for n in feature_names]
+    """Each behaviour feature's direction in the catalogue (+1 for intent counts, decayed
+    intent and overall activity; -1 for days since them); 0 for any other feature."""
+    return [feature.monotone if (feature := by_name(n)) else 0 for n in feature_names]
 
 
 def lgb_params(

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from features.catalogue import by_name, of_event
 from features.contract.schema import EVENT_CODE, EVENT_TYPES, LEAD_ID
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
@@ -36,18 +37,17 @@ MISSING = "(missing)"
 
 def driver_of(feature: str) -> str:
     """The event type a behaviour feature counts or times; any other feature is its own driver."""
-    for event in EVENT_TYPES:
-        if feature.startswith(f"n_{event}_") or feature == f"days_since_last_{event}":
-            return event
-    return feature
+    behaviour = by_name(feature)
+    return behaviour.driver if behaviour else feature
 
 
 def driver_label(driver: str) -> str:
     """A driver in words: `demo_request` -> `demo request`, `decayed_intent_hl30d` ->
     `intent actions, recency-weighted (30-day half-life)`."""
-    if driver.startswith("decayed_"):
-        group, _, half_life = driver.removeprefix("decayed_").rpartition("_hl")
-        return f"{group} actions, recency-weighted ({half_life.removesuffix('d')}-day half-life)"
+    behaviour = by_name(driver)
+    if behaviour and behaviour.kind == "decayed" and behaviour.half_life_days is not None:
+        half_life = int(behaviour.half_life_days)
+        return f"{behaviour.group} actions, recency-weighted ({half_life}-day half-life)"
     return driver.replace("_", " ")
 
 
@@ -89,7 +89,8 @@ def _direction(driver: str, contribution: pd.Series, features: pd.DataFrame) -> 
     if contribution.std() == 0:
         return "no effect in these rows"
     if driver in EVENT_TYPES:
-        value = pd.Series(_numeric(features, f"n_{driver}_total"), index=contribution.index)
+        total = of_event(driver, "count").name
+        value = pd.Series(_numeric(features, total), index=contribution.index)
         return _numeric_direction(value, contribution, "more of it")
     column = features[driver]
     if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
@@ -139,9 +140,10 @@ def action_effects(
     leads = leads[leads[LEAD_ID].isin(rows[LEAD_ID])]
     effects = {}
     for event in EVENT_TYPES:
-        if f"n_{event}_total" not in features:
+        total = of_event(event, "count").name
+        if total not in features:
             continue
-        did = np.flatnonzero(_numeric(features, f"n_{event}_total") > 0)
+        did = np.flatnonzero(_numeric(features, total) > 0)
         effect = np.zeros(len(rows))
         if did.size:
             without = model.features_frame(leads, without_event(journeys, event), rows.iloc[did])
@@ -189,7 +191,7 @@ def effect_by_age(
             f"no effects of {event!r}: the model has no feature about it, or it is not an "
             f"event type ({', '.join(EVENT_TYPES)})"
         )
-    days = _numeric(features, f"days_since_last_{event}")
+    days = _numeric(features, of_event(event, "recency").name)
     bounds = [*edges, np.inf]
     labels = [
         f"{lo:g}–{hi:g} days" if np.isfinite(hi) else f"over {lo:g} days"
