@@ -10,11 +10,8 @@ from typing import Annotated, Literal
 import pydantic
 import typer
 
-from features.contract.directory import ContractData, read_contract_dir
 from features.contract.schema import LEAD_ID, Milestone
 from features.contract.validation_report import ValidationReport
-from features.journeys import Journeys
-from features.trainingset import CutoffPolicy, TrainingSetConfig, build_training_set
 
 data_app = typer.Typer(
     help="Create and check lead data: synthetic journeys, validation.", no_args_is_help=True
@@ -74,6 +71,11 @@ def build(
     ] = None,
 ) -> None:
     """Build a point-in-time training set: features strictly before each cut-off, labels after."""
+    # Heavy imports inside the command: `leadscore --help` stays fast.
+    from features.contract.directory import ContractData, read_contract_dir
+    from features.journeys import Journeys
+    from features.trainingset import CutoffPolicy, TrainingSetConfig, build_training_set
+
     started = time.perf_counter()
     if data is not None:
         contract = read_contract_dir(data)
