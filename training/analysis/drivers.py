@@ -27,7 +27,7 @@ from features.catalogue import by_name, of_event
 from features.contract.schema import EVENT_CODE, EVENT_TYPES, LEAD_ID
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
-from runtime.artifact import ScoringModel
+from runtime.model import ScoringModel
 
 # Age bands (days since the lead last did an action) for the decay of its effect.
 AGE_EDGES_DAYS = (0.0, 1.0, 3.0, 7.0, 14.0, 30.0, 60.0, 90.0, 180.0)
@@ -135,7 +135,7 @@ def action_effects(
     0 where the lead had done no such action before the cut-off. Only event types the model
     has count features for are included.
     """
-    base = model.raw_score(model.encode_frame(features))
+    base = model.predict_features(features).raw
     # Attribute features are computed for every lead passed: pass only these rows' leads.
     leads = leads[leads[LEAD_ID].isin(rows[LEAD_ID])]
     effects = {}
@@ -146,8 +146,8 @@ def action_effects(
         did = np.flatnonzero(_numeric(features, total) > 0)
         effect = np.zeros(len(rows))
         if did.size:
-            without = model.features_frame(leads, without_event(journeys, event), rows.iloc[did])
-            effect[did] = base[did] - model.raw_score(model.encode_frame(without))
+            without = model.predict_rows(leads, without_event(journeys, event), rows.iloc[did])
+            effect[did] = base[did] - without.raw
         effects[event] = effect
     return pd.DataFrame(effects, index=features.index)
 
