@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,7 @@ import pytest
 from features.trainingset import LABEL
 from runtime.source import RegistrySettings, load_model
 from tests import training_data
+from tests.processes import free_port, wait_until_ok
 from training.registry.promotion import promote
 from training.registry.tracking import list_versions, log_training
 from training.train import train_model
@@ -29,31 +26,11 @@ pytestmark = pytest.mark.slow
 STARTUP_SECONDS = 180
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mlflow server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.5)
-    pytest.fail(f"mlflow server did not answer within {STARTUP_SECONDS}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """URL and directory of a tracking server with its SQLite store and proxied artifacts."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
+    port = free_port()
     log = root / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -70,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process, log)
+        wait_until_ok(f"{url}/health", process, STARTUP_SECONDS, log.read_text)
         yield url, root
     finally:
         os.killpg(process.pid, signal.SIGTERM)

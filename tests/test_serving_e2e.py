@@ -1,22 +1,27 @@
-"""End to end: `leadscore serve` as a real uvicorn process on a loopback port, serving the
-registry's @champion; the alias moves twice mid-stream (admin reload, then SIGHUP) and not one
-request fails."""
+"""End to end, real processes on loopback: `leadscore serve` (uvicorn) follows the registry's
+@champion while the alias moves twice mid-stream (admin reload, then SIGHUP) and not one request
+fails; `mlflow models serve` of a registered version answers lead records as the service does."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from runtime.source import RegistrySettings, tracking
+from serving.app import create_app
+from serving.settings import ServiceSettings
+from tests.processes import free_port, wait_until_ok
 from tests.serving_fixtures import (
     AS_OF_TIME,
     lead_payload,
@@ -50,26 +55,6 @@ def _point_champion(settings: RegistrySettings, version: int) -> None:
         client.set_registered_model_alias(NAME, "champion", version)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {process.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the server did not become ready")
-
-
 def _version(url: str) -> str:
     info = httpx.get(f"{url}/v1/model", headers={"X-API-Key": API_KEY}, timeout=5).json()
     return info["model"]["version"]
@@ -79,7 +64,7 @@ def _version(url: str) -> str:
 def test_real_server_scores_and_reloads_without_a_failed_request(tmp_path: Path):
     settings = RegistrySettings(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", model_name=NAME)
     first = _register(settings, seed=0)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = os.environ | {
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
@@ -111,7 +96,7 @@ def test_real_server_scores_and_reloads_without_a_failed_request(tmp_path: Path)
                 i += 1
 
     try:
-        _wait_ready(url, process)
+        wait_until_ok(f"{url}/readyz", process, 120, lambda: process.stdout.read())
         assert _version(url) == str(first)
         streamer = threading.Thread(target=stream)
         streamer.start()
@@ -147,3 +132,66 @@ def test_real_server_scores_and_reloads_without_a_failed_request(tmp_path: Path)
     # The stream saw first -> second -> first, each swap once.
     changes = [v for i, v in enumerate(versions) if i == 0 or v != versions[i - 1]]
     assert changes == [str(first), str(second), str(first)]
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_leads_as_the_service_does(tmp_path: Path):
+    settings = RegistrySettings(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", model_name=NAME)
+    version = _register(settings, seed=4)
+    leads, events = synthetic_leads(20, seed=22)
+    payloads = [lead_payload(leads, events, i, AS_OF_TIME) for i in range(len(leads))]
+    service = ServiceSettings(mode="development", model_uri=f"models:/{NAME}/{version}")
+    with (
+        _environment("MLFLOW_TRACKING_URI", settings.tracking_uri),
+        TestClient(create_app(service)) as client,
+    ):
+        served = client.post("/v1/score/batch", json={"leads": payloads}).json()["results"]
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).with_name("mlflow")), "models", "serve"),
+            *("-m", f"models:/{NAME}/{version}", "--env-manager", "local"),
+            *("-h", "127.0.0.1", "-p", str(port), "-w", "1"),
+        ],
+        # It runs `uvicorn` from PATH: the one of this environment.
+        env=os.environ
+        | {
+            "MLFLOW_TRACKING_URI": settings.tracking_uri,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: stopping it stops its workers
+    )
+    try:
+        wait_until_ok(f"http://127.0.0.1:{port}/ping", process, 180, process.stdout.read)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/invocations",
+            json={"dataframe_records": payloads},
+            timeout=60,
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert [p["lead_id"] for p in predictions] == [s["lead_id"] for s in served]
+    assert [p["tier"] for p in predictions] == [s["tier"] for s in served]
+    assert [p["probability"] for p in predictions] == [s["probability"] for s in served]
+    assert [p["score"] for p in predictions] == [s["score"] for s in served]
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
