@@ -19,6 +19,8 @@ from features.pipeline import AS_OF, FeaturePipeline
 from runtime.artifact import ArtifactSpec, Calibrator, ModelMetadata, Tiers
 from runtime.encoder import FeatureEncoder
 from runtime.model import ScoringModel
+from runtime.source import RegistrySettings
+from training.registry.tracking import LoggedVersion, log_model_run
 
 AS_OF_TIME = datetime(2025, 6, 1, tzinfo=UTC)
 PIPELINE = FeaturePipeline(
@@ -155,3 +157,17 @@ def lead_payload(leads: pd.DataFrame, events: pd.DataFrame, i: int, as_of: datet
         ],
         "as_of": as_of.isoformat(),
     }
+
+
+def register(model: ScoringModel, settings: RegistrySettings, seed: int = 0) -> LoggedVersion:
+    """Log and register a model as a training run would, without a report."""
+    return log_model_run(
+        model,
+        params={"seed": str(seed)},
+        metrics={},
+        headline={},
+        texts={},
+        figures={},
+        evaluation_rows=None,
+        settings=settings,
+    )

@@ -26,9 +26,9 @@ from tests.serving_fixtures import (
     AS_OF_TIME,
     lead_payload,
     make_model,
+    register,
     synthetic_leads,
 )
-from training.registry.tracking import log_model_run
 
 API_KEY = "e2e-scoring-key-0123456789"
 ADMIN_KEY = "e2e-admin-key-0123456789ab"
@@ -36,16 +36,7 @@ NAME = "lead-conversion-e2e"
 
 
 def _register(settings: RegistrySettings, seed: int) -> int:
-    logged = log_model_run(
-        make_model(seed=seed),
-        params={"seed": str(seed)},
-        metrics={},
-        headline={},
-        texts={},
-        figures={},
-        evaluation_rows=None,
-        settings=settings,
-    )
+    logged = register(make_model(seed=seed), settings, seed)
     _point_champion(settings, logged.version)
     return logged.version
 

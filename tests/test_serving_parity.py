@@ -20,8 +20,13 @@ from runtime.leads import predict_records
 from runtime.source import RegistrySettings, load_model, tracking
 from serving.app import create_app
 from serving.settings import ServiceSettings
-from tests.serving_fixtures import AS_OF_TIME, lead_payload, make_model, synthetic_leads
-from training.registry.tracking import log_model_run
+from tests.serving_fixtures import (
+    AS_OF_TIME,
+    lead_payload,
+    make_model,
+    register,
+    synthetic_leads,
+)
 
 
 def test_service_batch_command_and_predict_rows_agree(tmp_path):
@@ -80,16 +85,7 @@ def test_the_logged_pyfunc_answers_lead_records_as_the_service_does(tmp_path):
         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
         artifact_location=(tmp_path / "mlartifacts").as_uri(),
     )
-    logged = log_model_run(
-        model,
-        params={},
-        metrics={},
-        headline={},
-        texts={},
-        figures={},
-        evaluation_rows=None,
-        settings=settings,
-    )
+    logged = register(model, settings)
     leads, events = synthetic_leads(25, seed=12)
     payloads = [lead_payload(leads, events, i, AS_OF_TIME) for i in range(len(leads))]
     del payloads[1]["attributes"]["industry"]  # an attribute the model uses, missing
