@@ -121,7 +121,7 @@ def probability_on_rows(
     return model.predict_rows(data.leads, data.journeys, rows[[LEAD_ID, AS_OF]]).probability
 
 
-def compare(
+def head_to_head(
     candidate: ScoringModel,
     champion: ScoringModel,
     rows: pd.DataFrame,
@@ -180,7 +180,7 @@ def promote(
         scores, notes = [], []
         try:
             rows = _evaluation_rows(candidate_v, settings)
-            ours, theirs, notes = compare(
+            ours, theirs, notes = head_to_head(
                 load_model(settings.model_uri(candidate), settings),
                 load_model(settings.model_uri(before), settings),
                 rows,
