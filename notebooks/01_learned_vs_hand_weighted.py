@@ -43,7 +43,7 @@ import pandas as pd
 from IPython.display import display
 
 from training import evaluate, plots
-from training.analysis import comparison as analysis
+from training.analysis import learned_vs_points as analysis
 from training.analysis import plots as analysis_plots
 from training.analysis.notebook_inputs import NotebookSettings, notebook_inputs
 
@@ -55,7 +55,7 @@ settings = NotebookSettings()  # reads the LEADSCORE_NB_* environment variables
 # %%
 inputs = notebook_inputs(settings)
 print(inputs.source)
-comparison = analysis.compare_held_out(inputs.contract, inputs.model, inputs.rules)
+comparison = analysis.learned_vs_points(inputs.contract, inputs.model, inputs.rules)
 y, scores = comparison.y, comparison.scores()
 figures = {}
 frame = comparison.frame

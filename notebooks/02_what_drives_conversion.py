@@ -39,8 +39,8 @@ from IPython.display import display
 
 from features.contract.schema import INTENT_EVENTS
 from training import plots
-from training.analysis import comparison as analysis
 from training.analysis import drivers
+from training.analysis import learned_vs_points as analysis
 from training.analysis import plots as analysis_plots
 from training.analysis.notebook_inputs import NotebookSettings, notebook_inputs
 
@@ -52,7 +52,7 @@ settings = NotebookSettings()  # reads the LEADSCORE_NB_* environment variables
 # %%
 inputs = notebook_inputs(settings)
 print(inputs.source)
-comparison = analysis.compare_held_out(inputs.contract, inputs.model, inputs.rules)
+comparison = analysis.learned_vs_points(inputs.contract, inputs.model, inputs.rules)
 contributions, features, y = comparison.contributions, comparison.features, comparison.y
 figures = {}
 

@@ -39,7 +39,7 @@ from IPython.display import Markdown, display
 
 from features.points import PointsRules
 from training import plots
-from training.analysis import comparison as analysis
+from training.analysis import learned_vs_points as analysis
 from training.analysis import plots as analysis_plots
 from training.analysis import scorecard
 from training.analysis.notebook_inputs import NotebookSettings, notebook_inputs
@@ -92,7 +92,7 @@ print(
 )
 
 # %%
-comparison = analysis.compare_held_out(inputs.contract, inputs.model, inputs.rules)
+comparison = analysis.learned_vs_points(inputs.contract, inputs.model, inputs.rules)
 learned = points_on_rows(
     suggested.rules, inputs.contract.leads, inputs.contract.journeys, comparison.frame
 ).total

@@ -124,8 +124,8 @@ def train_demo(directory: Path, leads: int, seed: int) -> Path:
     training report with its figures), like `leadscore quickstart` without MLflow.
     """
     from features.synth.generate import generate
-    from features.trainingset import TrainingSetConfig, build_training_set
-    from training.train import TrainConfig, train_model
+    from features.trainingset import TrainingSetConfig
+    from training.train import TrainConfig, train_from_directory
 
     directory = Path(directory)
     marker = directory / _DEMO_MARKER
@@ -134,22 +134,10 @@ def train_demo(directory: Path, leads: int, seed: int) -> Path:
     if done and json.loads(marker.read_text()) == wanted:
         return directory
     summary = generate(directory / "data", leads, seed, DEMO_START)
-    contract = read_contract_dir(directory / "data")
     config = TrainConfig(
         training_set=TrainingSetConfig(competitor_domains=tuple(summary.competitor_domains))
     )
-    training_set = build_training_set(
-        contract.leads, contract.journeys, contract.outcomes, config.training_set
-    )
-    result = train_model(
-        training_set.frame,
-        training_set.pipeline,
-        config,
-        rules=PointsRules.default(),
-        journeys=contract.journeys,
-        leads=contract.leads,
-        oracle=contract.oracle,
-    )
+    result = train_from_directory(directory / "data", config).result
     result.model.save(directory / "model")
     result.write(directory / "report")
     marker.write_text(json.dumps(wanted))

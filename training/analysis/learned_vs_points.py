@@ -1,6 +1,6 @@
 """Learned model vs hand-weighted points on the same out-of-time leads.
 
-`compare_held_out` scores the model's held-out rows (see `training.analysis.heldout`) both ways and
+`learned_vs_points` scores the model's held-out rows (see `training.analysis.heldout`) both ways and
 explains both: the model through its per-feature contributions, the points through their
 per-rule breakdown. The tables below are what an analyst needs to decide between the two:
 deals caught at equal sales volume, conversion by score bucket, tier against tier, and the
@@ -40,7 +40,7 @@ ORACLE = "oracle"
 
 
 @dataclass(frozen=True)
-class Comparison:
+class LearnedVsPoints:
     """Held-out rows scored by the model and by the points, with both explanations.
 
     `frame` has one row per (lead, cut-off): lead_id, as_of, label, probability, log_odds,
@@ -83,9 +83,9 @@ class Comparison:
         }
 
 
-def compare_held_out(
+def learned_vs_points(
     contract: ContractData, model: ScoringModel, rules: PointsRules, *, top_reasons: int = 2
-) -> Comparison:
+) -> LearnedVsPoints:
     """Score the model's held-out rows of `contract` with the model and with `rules`.
 
     Reasons are the service's (`runtime.reasons`): up to `top_reasons` raising the score,
@@ -116,7 +116,7 @@ def compare_held_out(
     if contract.oracle is not None:
         truth = contract.oracle.set_index(LEAD_ID)["p_convert"]
         frame[ORACLE] = frame[LEAD_ID].map(truth).to_numpy(dtype=float)
-    return Comparison(
+    return LearnedVsPoints(
         frame=frame,
         features=held.features,
         contributions=contributions,
@@ -174,7 +174,7 @@ def equal_volume_table(
     return pd.DataFrame(rows)
 
 
-def default_volumes(comparison: Comparison) -> dict[str, float]:
+def default_volumes(comparison: LearnedVsPoints) -> dict[str, float]:
     """Volumes worth comparing at: each method's tier sizes, then fixed shares of leads."""
     volumes = {f"{name} tier size": share for name, share in comparison.tier_shares().items()}
     volumes |= {f"top {p:g}% of leads": p / 100 for p in (5, 10, 20)}
@@ -207,7 +207,7 @@ def bucket_table(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> pd.DataFram
     return pd.DataFrame(columns, index=pd.RangeIndex(1, len(deciles) + 1, name="bucket"))
 
 
-def tier_cross_table(comparison: Comparison) -> pd.DataFrame:
+def tier_cross_table(comparison: LearnedVsPoints) -> pd.DataFrame:
     """Learned tier against points tier: leads, deals and conversion rate of every pair."""
     frame = comparison.frame
     order = list(comparison.model.spec.tiers.names)
@@ -234,7 +234,7 @@ def cross_table_grid(cross: pd.DataFrame) -> pd.DataFrame:
     return cells.pivot(index="learned tier", columns="points tier", values="cell")
 
 
-def disagreements(comparison: Comparison, n: int = 5) -> pd.DataFrame:
+def disagreements(comparison: LearnedVsPoints, n: int = 5) -> pd.DataFrame:
     """The `n` leads the model ranks far above the points, and the `n` far below.
 
     Ranks are percentiles among the held-out rows (100 = best); `gap` = model percentile -
