@@ -42,7 +42,7 @@ def test_volume_precision_and_recall_promises_hold_and_are_used_fully():
     tiers = choose_thresholds(p, y, weeks, policy)
     assert tiers.names == ("hot", "warm", "mql", "cold")
     assert list(tiers.thresholds) == sorted(tiers.thresholds, reverse=True)
-    rows = tier_table(tiers, p, y, weeks)
+    rows = tier_table(tiers, tiers.assign(p), y, weeks)
 
     share, _, _ = cumulative(rows, 0)
     assert 0.028 <= share <= 0.03  # at most 3% of a week's leads, and not far below
@@ -67,19 +67,19 @@ def test_a_recall_floor_out_of_reach_of_the_capacity_is_reported_not_hidden():
     p, y, weeks = scored_weeks(seed=1)
     policy = TierPolicy(rules=(TierRule(name="sql", max_share_per_week=0.02, min_recall=0.9),))
     tiers = choose_thresholds(p, y, weeks, policy)
-    share, _, recall = cumulative(tier_table(tiers, p, y, weeks), 0)
+    share, _, recall = cumulative(tier_table(tiers, tiers.assign(p), y, weeks), 0)
     assert share <= 0.02 and recall < 0.9
     assert "recall floor not reachable" in tiers.policy["sql"]
 
 
-def test_assignment_matches_the_table_and_a_tier_needs_a_rule():
+def test_tiers_are_assigned_by_threshold_and_counted_and_a_tier_needs_a_rule():
     p, y, weeks = scored_weeks(seed=2, n=2000)
     tiers = choose_thresholds(p, y, weeks, TierPolicy())
     assigned = tiers.assign(p)
-    assert [int((assigned == r.tier).sum()) for r in tier_table(tiers, p, y)] == [
-        r.rows for r in tier_table(tiers, p, y)
-    ]
-    assert (p[assigned == "sql"].min()) > tiers.thresholds[0] > p[assigned == "mql"].max()
+    sql, mql = tiers.thresholds
+    expected = [(p > sql).sum(), ((p > mql) & (p <= sql)).sum(), (p <= mql).sum()]
+    assert [r.rows for r in tier_table(tiers, assigned, y)] == [int(n) for n in expected]
+    assert (p[assigned == "sql"].min()) > sql > p[assigned == "mql"].max()
     with pytest.raises(ValidationError, match="needs a rule"):
         TierRule(name="sql")
     with pytest.raises(ValidationError, match="unique"):

@@ -22,16 +22,21 @@ from sklearn.metrics import (
 from training.evaluate import ReliabilityBin
 from training.fit import FeatureImportance
 
+# What the rows of a figure are: the test slice (nothing was fitted on it), or out-of-fold
+# scores of a cross-validated model.
+TEST_SLICE = "test slice"
+OUT_OF_FOLD = "out of fold"
 
-def roc_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
-    """ROC curve of each method on the same rows."""
+
+def roc_figure(y: np.ndarray, scores: Mapping[str, np.ndarray], rows: str = TEST_SLICE) -> Figure:
+    """ROC curve of each method on the same rows (`rows` says which, in the title)."""
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
     for method, score in scores.items():
         fpr, tpr, _ = roc_curve(y, score)
         ax.plot(fpr, tpr, label=f"{method} (AUC {roc_auc_score(y, score):.3f})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test slice")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, {rows}")
     ax.legend(loc="lower right")
     return fig
 
@@ -55,7 +60,7 @@ def pr_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     return fig
 
 
-def reliability_figure(table: list[ReliabilityBin], ece: float) -> Figure:
+def reliability_figure(table: list[ReliabilityBin], ece: float, rows: str = TEST_SLICE) -> Figure:
     """Mean predicted vs observed conversion rate per equal-count bin."""
     fig = Figure(figsize=(5.5, 5))
     ax = fig.add_subplot()
@@ -67,7 +72,7 @@ def reliability_figure(table: list[ReliabilityBin], ece: float) -> Figure:
     ax.set(
         xlabel="mean predicted probability",
         ylabel="observed conversion rate",
-        title="Reliability, test slice (equal-count bins)",
+        title=f"Reliability, {rows} (equal-count bins)",
         xlim=(0, top),
         ylim=(0, top),
     )
@@ -75,7 +80,7 @@ def reliability_figure(table: list[ReliabilityBin], ece: float) -> Figure:
     return fig
 
 
-def gain_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
+def gain_figure(y: np.ndarray, scores: Mapping[str, np.ndarray], rows: str = TEST_SLICE) -> Figure:
     """Share of all deals captured when contacting the top x% of leads by each score."""
     y = np.asarray(y, dtype=np.float64)
     fig = Figure(figsize=(5.5, 5))
@@ -87,7 +92,7 @@ def gain_figure(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     ax.set(
         xlabel="share of leads contacted (best score first)",
         ylabel="share of deals captured",
-        title="Gain chart, test slice",
+        title=f"Gain chart, {rows}",
     )
     ax.legend(loc="lower right")
     return fig
@@ -144,6 +149,23 @@ def importance_figure(importance: list[FeatureImportance]) -> Figure:
     ax.set(xlabel="share of total split gain", title="Feature importance")
     fig.tight_layout()
     return fig
+
+
+def report_figures(
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    reliability: list[ReliabilityBin],
+    ece: float,
+    importance: list[FeatureImportance],
+    rows: str = TEST_SLICE,
+) -> dict[str, Figure]:
+    """The training report's figures: ROC, reliability, gain and feature importance."""
+    return {
+        "roc": roc_figure(y, scores, rows),
+        "reliability": reliability_figure(reliability, ece, rows),
+        "gain": gain_figure(y, scores, rows),
+        "feature_importance": importance_figure(importance),
+    }
 
 
 def save_figures(figures: Mapping[str, Figure], out_dir: Path) -> list[Path]:

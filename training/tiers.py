@@ -162,12 +162,11 @@ def _threshold_between(values: np.ndarray, k: int) -> float:
 
 
 def tier_table(
-    tiers: Tiers, probability: np.ndarray, y: np.ndarray, weeks: np.ndarray | None = None
+    tiers: Tiers, assigned: np.ndarray, y: np.ndarray, weeks: np.ndarray | None = None
 ) -> list[TierRow]:
-    """Share of leads, conversion rate and share of deals of each tier on these rows."""
-    return assigned_tier_table(
-        tiers.names, tiers.assign(probability), y, weeks, thresholds=tiers.thresholds
-    )
+    """Share of leads, conversion rate and share of deals of each of a model's tiers on these
+    rows; `assigned` are the tiers the model gave them (`Prediction.tier`)."""
+    return assigned_tier_table(tiers.names, assigned, y, weeks, thresholds=tiers.thresholds)
 
 
 def assigned_tier_table(

@@ -1,52 +1,60 @@
 """Train one packaged scoring model from a training set, and measure it honestly.
 
-Steps: split by time -> minimum-data check -> categories from the train slice -> booster
-(optionally tuned) -> calibrator and tier thresholds on the calibration slice -> package the
-artifact -> save/load round trip -> measure the loaded artifact on the test slice, beside
-the hand-weighted points and (with synthetic data) the oracle.
+`train_model` runs named stages, each returning what it decided: audit the features ->
+split by time (and check there is enough data) -> learn the booster on the train slice
+(categories, optional tuning, early stopping, refit) -> calibrate and choose the tier
+thresholds on the calibration slice -> package the artifact (with a save/load round trip) ->
+test the loaded artifact on the test slice -> compare it with the hand-weighted points and
+(synthetic data) the oracle on the same rows -> report. `train_from_directory` builds the
+training set from a contract directory first.
 """
 
 from __future__ import annotations
 
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
 
+from features.contract.directory import ContractData, read_contract_dir
 from features.contract.schema import LEAD_ID
 from features.journeys import Journeys
 from features.pipeline import AS_OF, FeaturePipeline
 from features.points import TIERS as POINTS_TIERS
-from features.points import PointsBreakdown, PointsRules
-from features.trainingset import LABEL, TrainingSetConfig
-from runtime.artifact import ArtifactSpec, ModelMetadata
-from runtime.encoder import FeatureEncoder
-from runtime.model import ScoringModel
+from features.points import PointsRules
+from features.trainingset import LABEL, TrainingSet, TrainingSetConfig, build_training_set
+from runtime.artifact import ModelMetadata, Tiers
+from runtime.model import Prediction, ScoringModel
 from training.audit.leakage import AuditConfig, LeakageAudit, audit_training_set
 from training.baseline import points_on_rows
-from training.calibrate import fit_calibrator
-from training.categories import categorical_feature_names, learn_categories
+from training.calibrate import CalibrationFit, fit_calibrator
 from training.evaluate import Metrics, decile_table, evaluate, reliability_table
-from training.fit import BoosterParams, fit_booster, gain_importance
-from training.method_comparison import compare_scores
+from training.fit import BoosterParams, gain_importance
+from training.learn import LearnedBooster, learn_booster
+from training.method_comparison import MethodRow, compare_scores
 from training.minimum_data import check_minimum_data
-from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
+from training.package import metric_values, package_model, score_percentiles, with_metadata
+from training.plots import report_figures
 from training.provenance import code_version, frame_fingerprint
 from training.report import METHOD_KEYS, MODEL, ORACLE, POINTS, TrainReport, write_report
 from training.split import SliceSummary, SplitConfig, TimeSplit, time_split
 from training.tiers import (
     TierPolicy,
+    TierRow,
     assigned_tier_table,
     choose_thresholds,
     tier_table,
     week_of,
 )
-from training.tune import TuneConfig, tune_params
+from training.tune import TuneConfig
+
+T = TypeVar("T")
 
 
 class TrainConfig(BaseModel):
@@ -85,10 +93,11 @@ class TrainConfig(BaseModel):
 
 @dataclass
 class TrainResult:
-    """The packaged model, its report and its figures."""
+    """The packaged model, its report, the split it was measured on and its figures."""
 
     model: ScoringModel
     report: TrainReport
+    split: TimeSplit
     figures: dict[str, Figure] = field(default_factory=dict)
 
     def write(self, out_dir: Path) -> Path:
@@ -97,22 +106,60 @@ class TrainResult:
 
 
 @dataclass(frozen=True)
-class _Slices:
-    """Feature frames and labels of the split's slices."""
+class TrainedFromData:
+    """A model trained from a contract directory, with the data and training set behind it."""
 
-    frames: dict[str, pd.DataFrame]
+    result: TrainResult
+    training_set: TrainingSet
+    contract: ContractData
 
-    def y(self, name: str) -> np.ndarray:
-        return self.frames[name][LABEL].to_numpy(dtype=np.int8)
+
+class Progress(Protocol):
+    """Announces a long stage, runs it, and says what it made (e.g. the quickstart's lines)."""
+
+    def run(self, name: str, step: Callable[[], T], detail: Callable[[T], str]) -> T: ...
 
 
-def _check_columns(frame: pd.DataFrame, pipeline: FeaturePipeline) -> None:
-    missing = [c for c in (LEAD_ID, AS_OF, LABEL, *pipeline.feature_names) if c not in frame]
-    if missing:
-        raise ValueError(
-            f"the training set lacks columns {missing[:8]}: build it with "
-            "`leadscore features build` (or features.trainingset.build_training_set)."
-        )
+def train_from_directory(
+    data_dir: Path,
+    config: TrainConfig,
+    *,
+    rules: PointsRules | None = None,
+    progress: Progress | None = None,
+) -> TrainedFromData:
+    """Build the training set of a contract directory and train on it, beside the
+    hand-weighted points (`rules`, default: the shipped ones) and, when the directory holds
+    one, the oracle."""
+    contract = read_contract_dir(data_dir)
+    run = progress.run if progress is not None else _run_quietly
+    built = run(
+        "build the point-in-time training set",
+        lambda: build_training_set(
+            contract.leads, contract.journeys, contract.outcomes, config.training_set
+        ),
+        lambda t: (
+            f"{t.report.rows:,} rows, {t.report.positives:,} conversions, "
+            f"{len(t.report.features)} features"
+        ),
+    )
+    result = run(
+        "train, calibrate, choose tiers, evaluate against hand-weighted points",
+        lambda: train_model(
+            built.frame,
+            built.pipeline,
+            config,
+            rules=rules or PointsRules.default(),
+            journeys=contract.journeys,
+            leads=contract.leads,
+            oracle=contract.oracle,
+        ),
+        lambda r: f"test ROC AUC {r.report.test.roc_auc:.3f}, ECE {r.report.test.ece:.4f}",
+    )
+    return TrainedFromData(result=result, training_set=built, contract=contract)
+
+
+def _run_quietly(name: str, step: Callable[[], T], detail: Callable[[T], str]) -> T:
+    return step()
 
 
 def train_model(
@@ -131,10 +178,96 @@ def train_model(
     rows; `oracle` (lead_id, p_convert; synthetic data only) adds the best-possible ranking.
     """
     _check_columns(frame, pipeline)
+    audited = audit_features(frame, pipeline, config)
+    slices = split_by_time(frame, config)
+    trained = train_and_package(frame, slices, audited.pipeline, config)
+    # Everything below measures the loaded artifact on rows nothing above has touched.
+    tested = evaluate_test_slice(trained.model, slices.test, config)
+    compared = compare_methods(
+        tested, slices.test, rules=rules, journeys=journeys, leads=leads, oracle=oracle
+    )
+    metrics = metric_values(tested.metrics, "test")
+    metrics |= {f"{METHOD_KEYS[row.method]}_roc_auc": row.roc_auc for row in compared.rows}
+    audit = _with_tradeoff(audited, tested.metrics, frame, slices, config)
+    report = report_training(slices, trained, tested, compared, audit, config)
+    figures = report_figures(
+        tested.y,
+        compared.scores,
+        report.reliability,
+        tested.metrics.ece,
+        report.feature_importance,
+    )
+    return TrainResult(
+        model=with_metadata(trained.model, metrics=metrics),
+        report=report,
+        split=slices.split,
+        figures=figures,
+    )
+
+
+def _check_columns(frame: pd.DataFrame, pipeline: FeaturePipeline) -> None:
+    missing = [c for c in (LEAD_ID, AS_OF, LABEL, *pipeline.feature_names) if c not in frame]
+    if missing:
+        raise ValueError(
+            f"the training set lacks columns {missing[:8]}: build it with "
+            "`leadscore features build` (or features.trainingset.build_training_set)."
+        )
+
+
+def _labels(rows: pd.DataFrame) -> np.ndarray:
+    return rows[LABEL].to_numpy(dtype=np.int8)
+
+
+# -- audit ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Audited:
+    """The leakage audit's findings, and the features left once flagged ones are out."""
+
+    audit: LeakageAudit
+    candidates: FeaturePipeline  # every feature of the training set
+    pipeline: FeaturePipeline  # the candidates without the flagged, unkept ones
+
+
+def audit_features(frame: pd.DataFrame, pipeline: FeaturePipeline, config: TrainConfig) -> Audited:
+    """Audit the training set's features for leakage; flagged ones are left out unless kept."""
     audit = audit_training_set(frame, pipeline, config.audit)
-    candidates, pipeline = pipeline, pipeline.without(audit.left_out)
-    horizon = config.training_set.horizon_days
-    split = time_split(frame, config.split, horizon)
+    return Audited(audit=audit, candidates=pipeline, pipeline=pipeline.without(audit.left_out))
+
+
+def _with_tradeoff(
+    audited: Audited,
+    measured: Metrics,
+    frame: pd.DataFrame,
+    slices: Slices,
+    config: TrainConfig,
+) -> LeakageAudit:
+    """The audit with the test metrics of a second model that uses the flagged columns too."""
+    if not audited.audit.left_out or not config.audit.tradeoff:
+        return audited.audit
+    leaky = train_and_package(frame, slices, audited.candidates, config)
+    return audited.audit.with_tradeoff(
+        evaluate_test_slice(leaky.model, slices.test, config).metrics,
+        measured,
+        "Both rows: the same time split, its untouched test slice.",
+    )
+
+
+# -- split ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Slices:
+    """The time split and its slices' rows, in the order the split gave them."""
+
+    split: TimeSplit
+    train: pd.DataFrame  # fits the booster
+    valid: pd.DataFrame  # the train slice's latest leads: early stopping and tuning only
+    calibration: pd.DataFrame  # fits the calibrator and places the tier thresholds
+    test: pd.DataFrame  # only measured
+    warnings: list[str]  # the minimum-data check's, when training was forced
+
+
+def split_by_time(frame: pd.DataFrame, config: TrainConfig) -> Slices:
+    """Split by time and refuse (unless forced) when a slice has too few conversions."""
+    split = time_split(frame, config.split, config.training_set.horizon_days)
     warnings = check_minimum_data(
         split.summary,
         min_train_positives=config.min_train_positives,
@@ -142,192 +275,99 @@ def train_model(
         min_test_positives=config.min_test_positives,
         force=config.force,
     )
-    slices = _slice(frame, split)
-
-    categorical = categorical_feature_names(pipeline)
-    train_slice = pd.concat([slices.frames["train"], slices.frames["valid"]])
-    categories = learn_categories(train_slice, categorical, config.min_category_count)
-    encoder = FeatureEncoder(pipeline, categories)
-    # One matrix for the train slice; the fit and early-stopping parts are views of it.
-    train_slice_X = encoder.encode_frame(train_slice)
-    train_slice_y = train_slice[LABEL].to_numpy(dtype=np.int8)
-    n_fit = len(slices.frames["train"])
-    parts = {
-        "train": (train_slice_X[:n_fit], train_slice_y[:n_fit]),
-        "valid": (train_slice_X[n_fit:], train_slice_y[n_fit:]),
-    }
-    fit_inputs = {
-        "feature_names": encoder.feature_names,
-        "categorical_features": categorical,
-        "seed": config.seed,
-    }
-    params, tuning = config.booster, None
-    if config.tune.enabled:
-        params, tuning = tune_params(
-            *parts["train"], *parts["valid"], base=params, config=config.tune, **fit_inputs
-        )
-    booster, fit = fit_booster(*parts["train"], *parts["valid"], params=params, **fit_inputs)
-    if config.refit_train_slice:
-        fixed = params.model_copy(update={"num_boost_round": fit.best_iteration})
-        booster, _ = fit_booster(
-            train_slice_X, train_slice_y, None, None, params=fixed, **fit_inputs
-        )
-    del train_slice_X, parts  # about 1 GB at a million rows: free it before the next slices
-    calibration_X = encoder.encode_frame(slices.frames["calibration"])
-
-    calibration_raw = booster.predict(calibration_X, raw_score=True)
-    calibration = fit_calibrator(
-        calibration_raw,
-        slices.y("calibration"),
-        groups=slices.frames["calibration"][LEAD_ID].to_numpy(),
-        folds=config.calibration_folds,
-    )
-    calibration_probability = calibration.calibrator.apply(calibration_raw)
-    calibration_weeks = week_of(slices.frames["calibration"][AS_OF])
-    tiers = choose_thresholds(
-        calibration_probability, slices.y("calibration"), calibration_weeks, config.tiers
+    return Slices(
+        split=split,
+        train=frame.iloc[split.train],
+        valid=frame.iloc[split.valid],
+        calibration=frame.iloc[split.calibration],
+        test=frame.iloc[split.test],
+        warnings=warnings,
     )
 
-    metadata = ModelMetadata(
+
+# -- fit, calibrate, tier, package ---------------------------------------------------------
+@dataclass(frozen=True)
+class Calibrated:
+    """The calibrator fitted on the calibration slice, with the slice's scores."""
+
+    fit: CalibrationFit
+    raw: np.ndarray  # the booster's log-odds of the calibration rows
+    probability: np.ndarray  # the same, calibrated
+    matrix: np.ndarray  # the encoded calibration rows (the package's round-trip check)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What the train and calibration slices decided, and the packaged (reloaded) model."""
+
+    learned: LearnedBooster
+    calibrated: Calibrated
+    model: ScoringModel
+
+
+def train_and_package(
+    frame: pd.DataFrame, slices: Slices, pipeline: FeaturePipeline, config: TrainConfig
+) -> Trained:
+    """Learn the booster, calibrate it, choose its tiers and package it."""
+    learned = learn_booster(
+        slices.train, pipeline, config, stop_rows=slices.valid, refit=config.refit_train_slice
+    )
+    calibrated = calibrate(learned, slices.calibration, config)
+    tiers = choose_tiers(calibrated, slices.calibration, config)
+    model = package_model(
+        pipeline,
+        learned,
+        calibrated.fit.calibrator,
+        tiers,
+        _metadata(frame, slices.split, learned, calibrated, config),
+        calibrated.matrix,
+    )
+    return Trained(learned=learned, calibrated=calibrated, model=model)
+
+
+def calibrate(learned: LearnedBooster, rows: pd.DataFrame, config: TrainConfig) -> Calibrated:
+    """Choose and fit the calibrator on the calibration slice (folds grouped by lead)."""
+    matrix = learned.encoder.encode_frame(rows)
+    raw = learned.booster.predict(matrix, raw_score=True)
+    fit = fit_calibrator(
+        raw, _labels(rows), groups=rows[LEAD_ID].to_numpy(), folds=config.calibration_folds
+    )
+    return Calibrated(fit=fit, raw=raw, probability=fit.calibrator.apply(raw), matrix=matrix)
+
+
+def choose_tiers(calibrated: Calibrated, rows: pd.DataFrame, config: TrainConfig) -> Tiers:
+    """Tier thresholds meeting the tier rules on the calibration slice, week by week."""
+    return choose_thresholds(
+        calibrated.probability, _labels(rows), week_of(rows[AS_OF]), config.tiers
+    )
+
+
+def _metadata(
+    frame: pd.DataFrame,
+    split: TimeSplit,
+    learned: LearnedBooster,
+    calibrated: Calibrated,
+    config: TrainConfig,
+) -> ModelMetadata:
+    summary = split.summary
+    return ModelMetadata(
         name=config.name,
         target=config.training_set.target.value,
-        horizon_days=horizon,
+        horizon_days=config.training_set.horizon_days,
         trained_at=datetime.now(UTC),
-        train_window=_window(split.summary.train, split.summary.valid),
-        calibration_window=_window(split.summary.calibration),
-        test_window=_window(split.summary.test),
+        train_window=_window(summary.train, summary.valid),
+        calibration_window=_window(summary.calibration),
+        test_window=_window(summary.test),
         data_fingerprint=frame_fingerprint(frame),
         code_version=code_version(),
         params={
-            "lightgbm": fit.params,
-            "trees": fit.best_iteration,
+            "lightgbm": learned.fit.params,
+            "trees": learned.fit.best_iteration,
             "refit_train_slice": config.refit_train_slice,
-            "calibrator": calibration.calibrator.kind,
+            "calibrator": calibrated.fit.calibrator.kind,
             "config": config.model_dump(mode="json"),
         },
-        score_percentiles=tuple(
-            float(q) for q in np.quantile(calibration_probability, np.linspace(0, 1, 101))
-        ),
-    )
-    spec = ArtifactSpec(
-        pipeline=pipeline,
-        categories=categories,
-        calibrator=calibration.calibrator,
-        tiers=tiers,
-        metadata=metadata,
-    )
-    served = _round_trip(ScoringModel(spec, booster), calibration_X)
-
-    # Everything below measures the loaded artifact on rows nothing above has touched.
-    test_frame, y_test = slices.frames["test"], slices.y("test")
-    test_prediction = served.predict_features(test_frame)
-    test_raw, test_probability = test_prediction.raw, test_prediction.probability
-    test_metrics = evaluate(
-        test_probability,
-        y_test,
-        raw_probability=1.0 / (1.0 + np.exp(-test_raw)),
-        bins=config.ece_bins,
-    )
-    test_weeks = week_of(test_frame[AS_OF])
-    tiers_test = tier_table(tiers, test_probability, y_test, test_weeks)
-    scores, points, notes = _comparison_scores(
-        test_probability, test_frame, rules=rules, journeys=journeys, leads=leads, oracle=oracle
-    )
-    comparison = compare_scores(y_test, scores, sql_share=tiers_test[0].share_of_leads)
-    points_tiers = None
-    if points is not None and rules is not None:
-        points_tiers = assigned_tier_table(
-            POINTS_TIERS,
-            points.tier,
-            y_test,
-            test_weeks,
-            thresholds=(rules.thresholds.sql, rules.thresholds.mql),
-        )
-
-    metrics = {
-        f"test_{k}": v
-        for k, v in test_metrics.model_dump().items()
-        if isinstance(v, float) and k != "base_rate"
-    }
-    metrics |= {f"{METHOD_KEYS[row.method]}_roc_auc": row.roc_auc for row in comparison}
-    model = ScoringModel(
-        served.spec.model_copy(
-            update={"metadata": metadata.model_copy(update={"metrics": metrics})}
-        ),
-        served.booster,
-    )
-    importance = gain_importance(booster)
-    tiers_calibration = tier_table(
-        tiers, calibration_probability, slices.y("calibration"), calibration_weeks
-    )
-    warnings += [
-        f"tier {row.tier!r} is empty on the calibration slice: its rule cannot be met with "
-        "these scores (see the tier rules)"
-        for row in tiers_calibration
-        if row.rows == 0
-    ]
-    report = TrainReport(
-        name=config.name,
-        target=metadata.target,
-        horizon_days=horizon,
-        trained_at=metadata.trained_at,
-        code_version=metadata.code_version,
-        data_fingerprint=metadata.data_fingerprint,
-        split=split.summary,
-        fit=fit,
-        refit_train_slice=config.refit_train_slice,
-        tuning=tuning,
-        calibration=calibration,
-        calibration_metrics=evaluate(
-            calibration_probability, slices.y("calibration"), bins=config.ece_bins
-        ),
-        test=test_metrics,
-        reliability=reliability_table(test_probability, y_test, config.ece_bins),
-        deciles=decile_table(test_probability, y_test),
-        tier_policy=tiers.policy,
-        tiers_calibration=tiers_calibration,
-        tiers_test=tiers_test,
-        points_tiers_test=points_tiers,
-        comparison=comparison,
-        comparison_notes=notes,
-        feature_importance=importance,
-        audit=_with_tradeoff(audit, test_metrics, frame, candidates, config),
-        warnings=warnings,
-    )
-    figures = {
-        "roc": roc_figure(y_test, scores),
-        "reliability": reliability_figure(report.reliability, test_metrics.ece),
-        "gain": gain_figure(y_test, scores),
-        "feature_importance": importance_figure(importance),
-    }
-    return TrainResult(model=model, report=report, figures=figures)
-
-
-def _with_tradeoff(
-    audit: LeakageAudit,
-    measured: Metrics,
-    frame: pd.DataFrame,
-    candidates: FeaturePipeline,
-    config: TrainConfig,
-) -> LeakageAudit:
-    """The audit with the test metrics of a second model that uses the flagged columns too."""
-    if not audit.left_out or not config.audit.tradeoff:
-        return audit
-    keep_all = config.audit.model_copy(update={"keep": (*config.audit.keep, *audit.left_out)})
-    leaky = train_model(frame, candidates, config.model_copy(update={"audit": keep_all}))
-    return audit.with_tradeoff(
-        leaky.report.test, measured, "Both rows: the same time split, its untouched test slice."
-    )
-
-
-def _slice(frame: pd.DataFrame, split: TimeSplit) -> _Slices:
-    return _Slices(
-        frames={
-            "train": frame.iloc[split.train],
-            "valid": frame.iloc[split.valid],
-            "calibration": frame.iloc[split.calibration],
-            "test": frame.iloc[split.test],
-        }
+        score_percentiles=score_percentiles(calibrated.probability),
     )
 
 
@@ -337,40 +377,74 @@ def _window(first: SliceSummary, last: SliceSummary | None = None) -> tuple | No
     return None if first.first_cutoff is None or end is None else (first.first_cutoff, end)
 
 
-def _round_trip(model: ScoringModel, check_matrix: np.ndarray) -> ScoringModel:
-    """Save and load the artifact; refuse if the loaded one predicts differently."""
-    with tempfile.TemporaryDirectory(prefix="leadscore-artifact-") as tmp:
-        loaded = ScoringModel.load(model.save(Path(tmp) / "model"))
-    if not np.array_equal(model.raw_score(check_matrix), loaded.raw_score(check_matrix)):
-        raise RuntimeError(
-            "the saved and reloaded model predict differently; this is a bug in the artifact "
-            "format: please report it with the training set's report."
-        )
-    return loaded
+# -- test and compare ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tested:
+    """The packaged model's prediction on the test slice, and what it measured."""
+
+    prediction: Prediction
+    y: np.ndarray
+    weeks: np.ndarray
+    metrics: Metrics
+    tiers: list[TierRow]  # the tiers the model assigned
 
 
-def _comparison_scores(
-    model_probability: np.ndarray,
-    test_frame: pd.DataFrame,
+def evaluate_test_slice(model: ScoringModel, rows: pd.DataFrame, config: TrainConfig) -> Tested:
+    """Score the test rows through the model, as it will be served, and measure it."""
+    prediction = model.predict_features(rows)
+    y, weeks = _labels(rows), week_of(rows[AS_OF])
+    metrics = evaluate(
+        prediction.probability,
+        y,
+        raw_probability=1.0 / (1.0 + np.exp(-prediction.raw)),
+        bins=config.ece_bins,
+    )
+    tiers = tier_table(model.spec.tiers, prediction.tier, y, weeks)
+    return Tested(prediction=prediction, y=y, weeks=weeks, metrics=metrics, tiers=tiers)
+
+
+@dataclass(frozen=True)
+class Compared:
+    """Each method's scores of the test rows and how well they rank them."""
+
+    scores: dict[str, np.ndarray]  # method -> score of each test row
+    rows: list[MethodRow]
+    points_tiers: list[TierRow] | None  # the points rules' own tiers
+    notes: list[str]  # what was left out of the comparison, and why
+
+
+def compare_methods(
+    tested: Tested,
+    rows: pd.DataFrame,
     *,
     rules: PointsRules | None,
     journeys: Journeys | None,
     leads: pd.DataFrame | None,
     oracle: pd.DataFrame | None,
-) -> tuple[dict[str, np.ndarray], PointsBreakdown | None, list[str]]:
-    """Scores of each method on the test rows, the points breakdown, notes on what is missing."""
-    scores = {MODEL: model_probability}
-    points, notes = None, []
+) -> Compared:
+    """The model beside the hand-weighted points and the oracle (those given) on the test rows.
+
+    Each method's "SQL tier" is its top rows at the model's SQL volume.
+    """
+    scores = {MODEL: tested.prediction.probability}
+    points_tiers, notes = None, []
     if rules is not None and leads is not None and journeys is not None:
-        points = points_on_rows(rules, leads, journeys, test_frame[[LEAD_ID, AS_OF]])
+        points = points_on_rows(rules, leads, journeys, rows[[LEAD_ID, AS_OF]])
         scores[POINTS] = points.total
+        points_tiers = assigned_tier_table(
+            POINTS_TIERS,
+            points.tier,
+            tested.y,
+            tested.weeks,
+            thresholds=(rules.thresholds.sql, rules.thresholds.mql),
+        )
     else:
         notes.append(
             "hand-weighted points not compared: they need the rules and the raw leads and "
             "events (train with `--data DIR`)."
         )
     if oracle is not None:
-        p = test_frame[LEAD_ID].map(oracle.set_index(LEAD_ID)["p_convert"])
+        p = rows[LEAD_ID].map(oracle.set_index(LEAD_ID)["p_convert"])
         if p.isna().any():
             notes.append(f"oracle: {int(p.isna().sum())} test rows have no oracle value")
         scores[ORACLE] = p.fillna(0.0).to_numpy(dtype=np.float64)
@@ -378,4 +452,58 @@ def _comparison_scores(
             "oracle = the synthetic generator's true per-lead conversion probability from "
             "hidden factors: a reference for the best achievable ranking, never a feature."
         )
-    return scores, points, notes
+    ranked = compare_scores(tested.y, scores, sql_share=tested.tiers[0].share_of_leads)
+    return Compared(scores=scores, rows=ranked, points_tiers=points_tiers, notes=notes)
+
+
+# -- report --------------------------------------------------------------------------------
+def report_training(
+    slices: Slices,
+    trained: Trained,
+    tested: Tested,
+    compared: Compared,
+    audit: LeakageAudit,
+    config: TrainConfig,
+) -> TrainReport:
+    """The training report: every stage's decision and the test slice's measures."""
+    model, calibrated = trained.model, trained.calibrated
+    y_calibration = _labels(slices.calibration)
+    tiers_calibration = tier_table(
+        model.spec.tiers,
+        model.predict_raw(calibrated.raw).tier,
+        y_calibration,
+        week_of(slices.calibration[AS_OF]),
+    )
+    empty_tiers = [
+        f"tier {row.tier!r} is empty on the calibration slice: its rule cannot be met with "
+        "these scores (see the tier rules)"
+        for row in tiers_calibration
+        if row.rows == 0
+    ]
+    metadata, probability = model.spec.metadata, tested.prediction.probability
+    return TrainReport(
+        name=config.name,
+        target=metadata.target,
+        horizon_days=slices.split.summary.horizon_days,
+        trained_at=metadata.trained_at,
+        code_version=metadata.code_version,
+        data_fingerprint=metadata.data_fingerprint,
+        split=slices.split.summary,
+        fit=trained.learned.fit,
+        refit_train_slice=config.refit_train_slice,
+        tuning=trained.learned.tuning,
+        calibration=calibrated.fit,
+        calibration_metrics=evaluate(calibrated.probability, y_calibration, bins=config.ece_bins),
+        test=tested.metrics,
+        reliability=reliability_table(probability, tested.y, config.ece_bins),
+        deciles=decile_table(probability, tested.y),
+        tier_policy=model.spec.tiers.policy,
+        tiers_calibration=tiers_calibration,
+        tiers_test=tested.tiers,
+        points_tiers_test=compared.points_tiers,
+        comparison=compared.rows,
+        comparison_notes=compared.notes,
+        feature_importance=gain_importance(trained.learned.booster),
+        audit=audit,
+        warnings=slices.warnings + empty_tiers,
+    )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
@@ -27,11 +26,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from features.pipeline import FeaturePipeline
 from features.trainingset import LABEL
-from runtime.encoder import FeatureEncoder
 from training.calibrate import CalibrationFit, fit_calibrator
-from training.categories import categorical_feature_names, learn_categories
 from training.evaluate import Metrics, evaluate
-from training.fit import FitResult, fit_booster
+from training.learn import LearnedBooster, learn_booster
 from training.train import TrainConfig
 
 
@@ -61,9 +58,7 @@ class CrossValidated:
     raw: np.ndarray  # out-of-fold raw log-odds
     probability: np.ndarray  # cross-fitted calibrated out-of-fold probability
     calibration: CalibrationFit  # fitted on all out-of-fold raw scores
-    booster: lgb.Booster | None = None
-    fit: FitResult | None = None
-    categories: dict[str, tuple[str, ...]] | None = None
+    final: LearnedBooster | None = None  # all rows, the folds' number of trees
 
 
 def cross_validate(
@@ -89,7 +84,7 @@ def cross_validate(
     splitter = StratifiedKFold(folds, shuffle=True, random_state=config.seed)
     splits = list(splitter.split(np.zeros(len(y)), y))
     # Pass 1: each fold's early stopping on an inner part of its own training rows.
-    stops = [_fit(frame.iloc[train], pipeline, config)[1].best_iteration for train, _ in splits]
+    stops = [_early_stop(frame.iloc[train], pipeline, config) for train, _ in splits]
     # Pass 2: every fold model (and the final one) gets the same number of trees, so their
     # raw scores share one scale and one calibrator fits them all.
     trees = max(1, round(float(np.median(stops))))
@@ -97,9 +92,10 @@ def cross_validate(
     fold_of = np.empty(len(y), dtype=np.int64)
     results = []
     for k, ((train, test), stop) in enumerate(zip(splits, stops, strict=True)):
-        booster, _, categories = _fit(frame.iloc[train], pipeline, config, trees=trees)
-        test_X = FeatureEncoder(pipeline, categories).encode_frame(frame.iloc[test])
-        raw[test] = booster.predict(test_X, raw_score=True)
+        # Categories come from the fold's training rows only, never from its test rows.
+        fold = learn_booster(frame.iloc[train], pipeline, config, trees=trees)
+        test_X = fold.encoder.encode_frame(frame.iloc[test])
+        raw[test] = fold.booster.predict(test_X, raw_score=True)
         fold_of[test] = k
         results.append(
             FoldResult(
@@ -129,7 +125,7 @@ def cross_validate(
         summary=summary, raw=raw, probability=probability, calibration=_calibrate(raw, y, config)
     )
     if final_model:
-        out.booster, out.fit, out.categories = _fit(frame, pipeline, config, trees=trees)
+        out.final = learn_booster(frame, pipeline, config, trees=trees)
     return out
 
 
@@ -138,28 +134,13 @@ def _calibrate(raw: np.ndarray, y: np.ndarray, config: TrainConfig) -> Calibrati
     return fit_calibrator(raw, y, folds=config.calibration_folds)
 
 
-def _fit(
-    part: pd.DataFrame, pipeline: FeaturePipeline, config: TrainConfig, trees: int | None = None
-) -> tuple[lgb.Booster, FitResult, dict[str, tuple[str, ...]]]:
-    """A booster on `part`: exactly `trees` trees, or early stopping on an inner stratified
-    share of `part`. Categories come from `part` only, so a fold never sees its test rows."""
-    categorical = categorical_feature_names(pipeline)
-    categories = learn_categories(part, categorical, config.min_category_count)
-    X = FeatureEncoder(pipeline, categories).encode_frame(part)
-    y = part[LABEL].to_numpy(dtype=np.int8)
-    inputs = {
-        "feature_names": pipeline.feature_names,
-        "categorical_features": categorical,
-        "seed": config.seed,
-    }
-    if trees is not None:
-        fixed = config.booster.model_copy(update={"num_boost_round": trees})
-        booster, fit = fit_booster(X, y, None, None, params=fixed, **inputs)
-        return booster, fit, categories
-    fit_rows, valid_rows = train_test_split(
-        np.arange(len(y)), test_size=config.split.valid_share, stratify=y, random_state=config.seed
+def _early_stop(part: pd.DataFrame, pipeline: FeaturePipeline, config: TrainConfig) -> int:
+    """The number of trees early stopping chooses on an inner stratified share of `part`."""
+    fit_rows, stop_rows = train_test_split(
+        np.arange(len(part)),
+        test_size=config.split.valid_share,
+        stratify=part[LABEL].to_numpy(dtype=np.int8),
+        random_state=config.seed,
     )
-    booster, fit = fit_booster(
-        X[fit_rows], y[fit_rows], X[valid_rows], y[valid_rows], params=config.booster, **inputs
-    )
-    return booster, fit, categories
+    learned = learn_booster(part.iloc[fit_rows], pipeline, config, stop_rows=part.iloc[stop_rows])
+    return learned.fit.best_iteration

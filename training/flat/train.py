@@ -22,8 +22,7 @@ from pydantic import BaseModel, Field
 from features.attributes import infer_attributes
 from features.pipeline import AS_OF, FeaturePipeline
 from features.trainingset import LABEL
-from runtime.artifact import ArtifactSpec, ModelMetadata
-from runtime.encoder import FeatureEncoder
+from runtime.artifact import ModelMetadata
 from runtime.model import ScoringModel
 from training.audit.leakage import LeakageAudit, audit_training_set
 from training.calibrate import CalibrationFit
@@ -32,7 +31,8 @@ from training.fit import BoosterParams, FeatureImportance, FitResult, gain_impor
 from training.flat.crossval import CrossValidated, CrossValidation, cross_validate
 from training.flat.table import ColumnType, FlatTableConfig, column_types, read_flat_table
 from training.minimum_data import InsufficientDataError
-from training.plots import gain_figure, importance_figure, reliability_figure, roc_figure
+from training.package import metric_values, package_model, score_percentiles, with_metadata
+from training.plots import OUT_OF_FOLD, report_figures
 from training.provenance import code_version, frame_fingerprint
 from training.report import (
     MODEL,
@@ -46,7 +46,7 @@ from training.report import (
     write_report,
 )
 from training.tiers import TierRow, choose_thresholds, tier_table
-from training.train import TrainConfig, TrainResult, _round_trip, train_model
+from training.train import TrainConfig, TrainResult, train_model
 
 if TYPE_CHECKING:
     from runtime.source import RegistrySettings
@@ -301,9 +301,11 @@ def _by_folds(
             f"Both rows: {config.folds}-fold stratified cross-validation on the same folds, "
             "out-of-fold probabilities calibrated by cross-fitting.",
         )
-    model, probability = _package(cv, frame, pipeline, config, report)
+    model = _package(cv, frame, pipeline, config, report)
     reliability = reliability_table(cv.probability, y, train.ece_bins)
     importance = gain_importance(model.booster, feature_names=model.feature_names)
+    # The served model's tiers of the out-of-fold scores, as it assigns them.
+    tiers = tier_table(model.spec.tiers, model.predict_raw(cv.raw).tier, y)
     report = report.model_copy(
         update={
             "audit": audit,
@@ -312,18 +314,20 @@ def _by_folds(
             "reliability": reliability,
             "deciles": decile_table(cv.probability, y),
             "tier_policy": model.spec.tiers.policy,
-            "tiers": tier_table(model.spec.tiers, probability, y),
-            "fit": cv.fit,
+            "tiers": tiers,
+            "fit": cv.final.fit,
             "feature_importance": importance,
             "warnings": warnings,
         }
     )
-    figures = {
-        "roc": roc_figure(y, {MODEL: cv.probability}),
-        "reliability": reliability_figure(reliability, cv.summary.metrics.ece),
-        "gain": gain_figure(y, {MODEL: cv.probability}),
-        "feature_importance": importance_figure(importance),
-    }
+    figures = report_figures(
+        y,
+        {MODEL: cv.probability},
+        reliability,
+        cv.summary.metrics.ece,
+        importance,
+        rows=OUT_OF_FOLD,
+    )
     return FlatResult(model=model, report=report, frame=frame, figures=figures)
 
 
@@ -348,17 +352,12 @@ def _package(
     pipeline: FeaturePipeline,
     config: FlatConfig,
     report: FlatReport,
-) -> tuple[ScoringModel, np.ndarray]:
-    """The served artifact (final booster, calibrator and tiers from out-of-fold scores),
-    and the served calibrator's probabilities of the out-of-fold scores."""
+) -> ScoringModel:
+    """The served artifact: final booster, calibrator and tiers from out-of-fold scores."""
     y = frame[LABEL].to_numpy(dtype=np.int8)
+    # The served calibrator's probabilities of the out-of-fold scores place the thresholds.
     probability = cv.calibration.calibrator.apply(cv.raw)
     tiers = choose_thresholds(probability, y, None, config.train.tiers)
-    metrics = {
-        f"cv_{k}": v
-        for k, v in cv.summary.metrics.model_dump().items()
-        if isinstance(v, float) and k != "base_rate"
-    }
     metadata = ModelMetadata(
         name=config.train.name,
         target=config.target_text,
@@ -367,25 +366,24 @@ def _package(
         trained_at=report.trained_at,
         data_fingerprint=report.data_fingerprint,
         code_version=report.code_version,
-        metrics=metrics,
+        metrics=metric_values(cv.summary.metrics, "cv"),
         params={
-            "lightgbm": cv.fit.params,
-            "best_iteration": cv.fit.best_iteration,
+            "lightgbm": cv.final.fit.params,
+            "best_iteration": cv.final.fit.best_iteration,
             "calibrator": cv.calibration.calibrator.kind,
             "config": config.model_dump(mode="json"),
         },
-        score_percentiles=tuple(float(q) for q in np.quantile(probability, np.linspace(0, 1, 101))),
+        score_percentiles=score_percentiles(probability),
         id_column=config.id_column,
     )
-    spec = ArtifactSpec(
-        pipeline=pipeline,
-        categories=cv.categories,
-        calibrator=cv.calibration.calibrator,
-        tiers=tiers,
-        metadata=metadata,
+    return package_model(
+        pipeline,
+        cv.final,
+        cv.calibration.calibrator,
+        tiers,
+        metadata,
+        cv.final.encoder.encode_frame(frame),
     )
-    matrix = FeatureEncoder(pipeline, cv.categories).encode_frame(frame)
-    return _round_trip(ScoringModel(spec, cv.booster), matrix), probability
 
 
 def _train_config(config: FlatConfig) -> TrainConfig:
@@ -410,19 +408,14 @@ def _by_time(
     # The trainer audits, leaves flagged columns out and measures the trade-off itself.
     result = train_model(frame, candidates, _train_config(config))
     # The trainer names a funnel milestone; this label is the export's own flag.
-    metadata = result.model.spec.metadata.model_copy(
-        update={"target": config.target_text, "id_column": config.id_column}
-    )
-    model = ScoringModel(
-        result.model.spec.model_copy(update={"metadata": metadata}), result.model.booster
-    )
+    model = with_metadata(result.model, target=config.target_text, id_column=config.id_column)
     time_report = result.report.model_copy(update={"target": config.target_text})
     report = report.model_copy(
         update={
             "audit": time_report.audit,
             "time_split": time_report,
             "too_recent": int(recent.sum()),
-            "data_fingerprint": metadata.data_fingerprint,
+            "data_fingerprint": model.spec.metadata.data_fingerprint,
             "rows": len(frame),
             "positives": int(frame[LABEL].sum()),
             "warnings": _censoring_warning(time_report),
@@ -433,7 +426,9 @@ def _by_time(
         report=report,
         frame=frame,
         figures=result.figures,
-        time_result=TrainResult(model=model, report=time_report, figures=result.figures),
+        time_result=TrainResult(
+            model=model, report=time_report, split=result.split, figures=result.figures
+        ),
     )
 
 

@@ -34,7 +34,7 @@ from runtime.source import (
     tracking,
 )
 from training.registry.pyfunc import log_pyfunc
-from training.split import SliceSummary, SplitSummary, time_split
+from training.split import SliceSummary, SplitSummary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -184,21 +184,19 @@ def log_training(
     """
     settings = settings or RegistrySettings()
     model, report = result.model, result.report
-    # The same deterministic split `train_model` made: its test slice is what promotion
-    # later scores this model and the champion on.
-    split = time_split(frame, config.split, config.training_set.horizon_days)
-    columns = [LEAD_ID, AS_OF, LABEL, *model.feature_names]
-    evaluation_rows = frame.iloc[split.test][columns].reset_index(drop=True)
-    # Same rows (labels aside: a deliberately noisy model may be logged with the true ones).
-    ours, measured = (
-        s.model_dump(exclude={"positives"}) for s in (split.summary.test, report.split.test)
-    )
-    if ours != measured:
+    # The split's positions index the frame it was made of (labels aside: a deliberately
+    # noisy model may be logged with the true ones); any other frame has other rows there.
+    split_rows = sum(s.rows for s in _slices(report.split).values())
+    split_rows += report.split.purged_train_rows + report.split.purged_calibration_rows
+    if len(frame) != split_rows:
         raise ValueError(
-            f"the frame's test slice ({_describe(split.summary.test)}) is not the one the model "
-            f"was measured on ({_describe(report.split.test)}): pass the training set frame and "
-            "config that were given to `train_model`."
+            f"the frame has {len(frame):,} rows, the model was split and measured on "
+            f"{split_rows:,}: pass the training set frame that was given to `train_model`."
         )
+    # The test slice the model was measured on: promotion later scores this model and the
+    # champion on it.
+    columns = [LEAD_ID, AS_OF, LABEL, *model.feature_names]
+    evaluation_rows = frame.iloc[result.split.test][columns].reset_index(drop=True)
     params = flatten_params(config.model_dump(mode="json"))
     params |= {
         "best_iteration": str(report.fit.best_iteration),
@@ -227,13 +225,6 @@ def log_training(
         figures=result.figures,
         evaluation_rows=evaluation_rows,
         settings=settings,
-    )
-
-
-def _describe(part: SliceSummary) -> str:
-    return (
-        f"{part.rows:,} rows of {part.leads:,} leads, "
-        f"cut-offs {part.first_cutoff} to {part.last_cutoff}"
     )
 
 

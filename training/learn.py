@@ -1,0 +1,82 @@
+"""Learn a booster from feature rows: their categories, their encoding, then the trees.
+
+Journey training (the train slice, stopping early on its latest leads) and flat-export
+cross-validation (each fold, stopping early on an inner part of it) both learn through
+`learn_booster`, so categories are always learned from the rows the booster sees and never
+from the rows it is measured on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.pipeline import FeaturePipeline
+from features.trainingset import LABEL
+from runtime.encoder import FeatureEncoder
+from training.categories import categorical_feature_names, learn_categories
+from training.fit import FitResult, fit_booster
+from training.tune import TuneSummary, tune_params
+
+if TYPE_CHECKING:
+    from training.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class LearnedBooster:
+    """A booster with the categories and encoder of its rows, and how its size was chosen."""
+
+    booster: lgb.Booster
+    categories: dict[str, tuple[str, ...]]
+    encoder: FeatureEncoder
+    fit: FitResult  # the early-stopping fit (or the fixed-size one, without stopping rows)
+    tuning: TuneSummary | None = None
+
+
+def learn_booster(
+    rows: pd.DataFrame,
+    pipeline: FeaturePipeline,
+    config: TrainConfig,
+    *,
+    stop_rows: pd.DataFrame | None = None,
+    refit: bool = False,
+    trees: int | None = None,
+) -> LearnedBooster:
+    """A booster on `rows` (label and the pipeline's features).
+
+    With `stop_rows` it stops early on them (after tuning on them when `config.tune` is
+    enabled); `refit` then fits again on `rows` and `stop_rows` together with the number of
+    trees early stopping chose. Without, it has exactly `trees` trees (default: the booster
+    settings' `num_boost_round`). Categories come from `rows` and `stop_rows`.
+    """
+    learning = rows if stop_rows is None else pd.concat([rows, stop_rows])
+    categorical = categorical_feature_names(pipeline)
+    categories = learn_categories(learning, categorical, config.min_category_count)
+    encoder = FeatureEncoder(pipeline, categories)
+    # One matrix for all rows; the fit and early-stopping parts are views of it.
+    X = encoder.encode_frame(learning)
+    y = learning[LABEL].to_numpy(dtype=np.int8)
+    inputs = {
+        "feature_names": encoder.feature_names,
+        "categorical_features": categorical,
+        "seed": config.seed,
+    }
+    params, tuning = config.booster, None
+    if stop_rows is None:
+        if trees is not None:
+            params = params.model_copy(update={"num_boost_round": trees})
+        booster, fit = fit_booster(X, y, None, None, params=params, **inputs)
+        return LearnedBooster(booster, categories, encoder, fit)
+    n_fit = len(rows)
+    parts = (X[:n_fit], y[:n_fit], X[n_fit:], y[n_fit:])
+    if config.tune.enabled:
+        params, tuning = tune_params(*parts, base=params, config=config.tune, **inputs)
+    booster, fit = fit_booster(*parts, params=params, **inputs)
+    if refit:
+        fixed = params.model_copy(update={"num_boost_round": fit.best_iteration})
+        booster, _ = fit_booster(X, y, None, None, params=fixed, **inputs)
+    return LearnedBooster(booster, categories, encoder, fit, tuning)
