@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from features.contract.directory import ContractData, read_contract_dir
-from features.points import PointsRules
+from features.contract.directory import ContractData
 from features.synth.generate import generate
-from features.trainingset import TrainingSet, build_training_set
-from training.train import TrainConfig, TrainResult, train_model
+from features.trainingset import TrainingSet
+from training.train import TrainConfig, TrainedFromData, TrainResult, train_from_directory
 
 # Big enough for the minimum-data check after the purge gaps (about 250 train-slice, 120
 # calibration and 110 test conversions), small enough to build and train in seconds.
@@ -34,8 +33,15 @@ def data_dir() -> Path:
 
 
 @cache
+def trained_from_data() -> TrainedFromData:
+    """The model every behavioural test looks at, trained with the points baseline and oracle,
+    with the contract data and the training set it was trained on."""
+    return train_from_directory(data_dir(), config())
+
+
+@cache
 def contract() -> ContractData:
-    return read_contract_dir(data_dir())
+    return trained_from_data().contract
 
 
 @cache
@@ -45,20 +51,9 @@ def config() -> TrainConfig:
 
 @cache
 def training_set() -> TrainingSet:
-    data = contract()
-    return build_training_set(data.leads, data.journeys, data.outcomes, config().training_set)
+    return trained_from_data().training_set
 
 
 @cache
 def trained() -> TrainResult:
-    """The model every behavioural test looks at, trained with the points baseline and oracle."""
-    data, built = contract(), training_set()
-    return train_model(
-        built.frame,
-        built.pipeline,
-        config(),
-        rules=PointsRules.default(),
-        journeys=data.journeys,
-        leads=data.leads,
-        oracle=data.oracle,
-    )
+    return trained_from_data().result

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -24,11 +25,12 @@ from training.flat.cli import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from features.contract.directory import ContractData
-    from features.pipeline import FeaturePipeline
-    from features.trainingset import TrainingSetReport
+    from features.points import PointsRules
+    from features.trainingset import TrainingSet, TrainingSetReport
     from training.registry.tracking import LoggedVersion
     from training.train import TrainConfig, TrainResult
+
+T = TypeVar("T")
 
 
 def load_config(path: Path | None) -> TrainConfig:
@@ -155,10 +157,7 @@ def train(
         return
     # Imported here: LightGBM, scikit-learn and matplotlib take seconds to load, and other
     # `leadscore` commands (and --help) should not wait for them.
-    from features.contract.schema import Milestone
     from features.points import PointsRules, RulesError
-    from features.trainingset import LABEL
-    from training.train import train_model
 
     if training_set is None and data is None:
         raise typer.BadParameter("give --training-set FILE, --data DIR, or both")
@@ -176,34 +175,24 @@ def train(
     except RulesError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rules") from None
 
-    frame, pipeline, set_report, contract = _inputs(training_set, data, settings)
-    # The labels mean what the training set was built for, whatever the config says.
-    labels = {"target": Milestone(set_report.target), "horizon_days": set_report.horizon_days}
-    settings = settings.model_copy(
-        update={"training_set": settings.training_set.model_copy(update=labels)}
-    )
-    _say(started, f"training on {len(frame):,} rows ({int(frame[LABEL].sum()):,} conversions)")
     try:
-        result = train_model(
-            frame,
-            pipeline,
-            settings,
-            rules=points_rules if contract else None,
-            journeys=contract.journeys if contract else None,
-            leads=contract.leads if contract else None,
-            oracle=contract.oracle if contract else None,
-        )
+        if training_set is None:
+            result, settings, built = _train_from_data(data, settings, points_rules, started)
+        else:
+            result, settings, built = _train_on_file(
+                training_set, data, settings, points_rules, started
+            )
     except ValueError as exc:  # too little data, too short a history, mismatched inputs
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     _say(started, "trained and evaluated")
     if result.report.audit is not None:
         echo_audit(result.report.audit)
-    logged = hand_on(
+    logged = publish(
         result,
         out=out,
         export=export,
-        registry=(settings, frame, set_report) if mlflow else None,
+        registry=(settings, built.frame, built.report) if mlflow else None,
     )
     typer.echo("")
     typer.echo(result.report.headline())
@@ -220,7 +209,7 @@ def train(
     _say(started, "done")
 
 
-def hand_on(
+def publish(
     result: TrainResult,
     *,
     out: Path,
@@ -242,12 +231,41 @@ def hand_on(
         return log_training(result, *registry, settings=registry_for(result.model))
 
 
-def _inputs(
-    training_set: Path | None, data: Path | None, config: TrainConfig
-) -> tuple[pd.DataFrame, FeaturePipeline, TrainingSetReport, ContractData | None]:
-    """(frame, pipeline, training-set report, contract data or None) from the options."""
+class _Timed:
+    """`train_from_directory`'s stages as `leadscore train` lines: time so far, what was made."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+
+    def run(self, name: str, step: Callable[[], T], detail: Callable[[T], str]) -> T:
+        _say(self.started, f"{name} ...")
+        result = step()
+        _say(self.started, detail(result))
+        return result
+
+
+def _train_from_data(
+    data: Path, config: TrainConfig, rules: PointsRules, started: float
+) -> tuple[TrainResult, TrainConfig, TrainingSet]:
+    """Build the training set of a contract directory and train on it."""
+    from training.train import train_from_directory
+
+    try:
+        trained = train_from_directory(data, config, rules=rules, progress=_Timed(started))
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    return trained.result, config, trained.training_set
+
+
+def _train_on_file(
+    training_set: Path, data: Path | None, config: TrainConfig, rules: PointsRules, started: float
+) -> tuple[TrainResult, TrainConfig, TrainingSet]:
+    """Train on a training set file, beside the points of the contract data it came from
+    (if given); the config takes the target and horizon its labels were built for."""
     from features.contract.directory import read_contract_dir
-    from features.trainingset import TrainingSetReport, build_training_set, read_training_set
+    from features.contract.schema import Milestone
+    from features.trainingset import LABEL, TrainingSet, TrainingSetReport, read_training_set
+    from training.train import train_model
 
     contract = None
     if data is not None:
@@ -255,11 +273,6 @@ def _inputs(
             contract = read_contract_dir(data)
         except FileNotFoundError as exc:
             raise typer.BadParameter(str(exc), param_hint="--data") from None
-    if training_set is None:
-        built = build_training_set(
-            contract.leads, contract.journeys, contract.outcomes, config.training_set
-        )
-        return built.frame, built.pipeline, built.report, contract
     if not training_set.exists():
         raise typer.BadParameter(
             f"{training_set} does not exist; build it with `leadscore features build`.",
@@ -273,7 +286,23 @@ def _inputs(
             "Rebuild the training set with `leadscore features build`.",
             param_hint="--training-set",
         )
-    return frame, pipeline, TrainingSetReport.model_validate_json(report_path.read_text()), contract
+    report = TrainingSetReport.model_validate_json(report_path.read_text())
+    # The labels mean what the training set was built for, whatever the config says.
+    labels = {"target": Milestone(report.target), "horizon_days": report.horizon_days}
+    config = config.model_copy(
+        update={"training_set": config.training_set.model_copy(update=labels)}
+    )
+    _say(started, f"training on {len(frame):,} rows ({int(frame[LABEL].sum()):,} conversions)")
+    result = train_model(
+        frame,
+        pipeline,
+        config,
+        rules=rules if contract else None,
+        journeys=contract.journeys if contract else None,
+        leads=contract.leads if contract else None,
+        oracle=contract.oracle if contract else None,
+    )
+    return result, config, TrainingSet(frame=frame, pipeline=pipeline, report=report)
 
 
 def _say(started: float, message: str) -> None:

@@ -2,7 +2,7 @@
 
 Synthesise -> validate -> build the point-in-time training set -> train (with the
 hand-weighted points and the oracle on the same test rows) -> write the report, log and
-register in MLflow (through `leadscore train`'s own hand-off) -> promote. Every stage
+register in MLflow (through `leadscore train`'s own `publish`) -> promote. Every stage
 prints its name and time as it finishes.
 """
 
@@ -14,12 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import pandas as pd
 import typer
 
-from features.contract.directory import EVENTS_NAME, LEADS_FILE, ORACLE_FILE, OUTCOMES_FILE
-from features.contract.schema import LEAD_ID
-from features.journeys import Journeys
+from features.contract.directory import EVENTS_NAME, LEADS_FILE, OUTCOMES_FILE
 
 T = TypeVar("T")
 
@@ -62,13 +59,12 @@ def quickstart(
     """Run the whole job on synthetic data: synthesise, validate, build the training set, train,
     compare with hand-weighted points, register in MLflow and promote to @champion."""
     from features.contract.validate import load_contract
-    from features.points import PointsRules
     from features.synth.generate import generate
-    from features.trainingset import TrainingSetConfig, build_training_set
+    from features.trainingset import TrainingSetConfig
     from runtime.source import RegistrySettings, quiet_mlflow
-    from training.cli import hand_on
+    from training.cli import publish
     from training.registry.promotion import promote
-    from training.train import TrainConfig, train_model
+    from training.train import TrainConfig, train_from_directory
 
     settings = RegistrySettings()
     data_dir, report_dir = workdir / "synth", workdir / "report"
@@ -78,7 +74,7 @@ def quickstart(
         lambda: generate(data_dir, leads, seed, SYNTH_START),
         lambda s: f"{s.n_events:,} events, closed-won rate {s.closed_won_rate:.1%} -> {data_dir}",
     )
-    valid = progress.run(
+    progress.run(
         "validate",
         lambda: load_contract(
             data_dir / LEADS_FILE, data_dir / EVENTS_NAME, data_dir / OUTCOMES_FILE
@@ -89,35 +85,16 @@ def quickstart(
         name=settings.model_name,
         training_set=TrainingSetConfig(competitor_domains=tuple(synth.competitor_domains)),
     )
-    journeys = Journeys.from_frame(valid.events, valid.leads[LEAD_ID])
-    training_set = progress.run(
-        "build the point-in-time training set",
-        lambda: build_training_set(valid.leads, journeys, valid.outcomes, config.training_set),
-        lambda t: (
-            f"{t.report.rows:,} rows, {t.report.positives:,} conversions, "
-            f"{len(t.report.features)} features"
-        ),
-    )
-    result = progress.run(
-        "train, calibrate, choose tiers, evaluate against hand-weighted points",
-        lambda: train_model(
-            training_set.frame,
-            training_set.pipeline,
-            config,
-            rules=PointsRules.default(),
-            journeys=journeys,
-            leads=valid.leads,
-            oracle=pd.read_parquet(data_dir / ORACLE_FILE),
-        ),
-        lambda r: f"test ROC AUC {r.report.test.roc_auc:.3f}, ECE {r.report.test.ece:.4f}",
-    )
+    # Two stages: build the training set, then train beside the points and the oracle.
+    trained = train_from_directory(data_dir, config, progress=progress)
+    result = trained.result
     logged = progress.run(
         "write the report, log the run and register the model in MLflow",
-        lambda: hand_on(
+        lambda: publish(
             result,
             out=report_dir,
             export=None,
-            registry=(config, training_set.frame, training_set.report),
+            registry=(config, trained.training_set.frame, trained.training_set.report),
         ),
         lambda lv: f"{report_dir}; {settings.model_name} version {lv.version} (@challenger)",
     )
