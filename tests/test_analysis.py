@@ -14,8 +14,8 @@ from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
 from features.trainingset import LABEL
 from tests import notebook_demo
-from training.analysis import comparison as analysis
 from training.analysis import drivers
+from training.analysis import learned_vs_points as analysis
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
 
@@ -103,14 +103,14 @@ def test_disagreements_are_the_largest_rank_gaps_each_way() -> None:
     assert (points_higher["who ranks it higher"] == analysis.POINTS_METHOD).all()
     assert model_higher["gap"].min() >= gap.nlargest(4).min() * 100 - 1e-9
     assert points_higher["gap"].max() <= gap.nsmallest(4).max() * 100 + 1e-9
-    # Each row's points breakdown starts with its largest rule, in words.
-    first = frame.set_index([LEAD_ID, "as_of"]).loc[
-        (table[LEAD_ID].iloc[0], table["as_of"].iloc[0])
-    ]
-    rules = first[list(comparison.rule_columns)].astype(float)
-    if (rules != 0).any():
-        top_rule = rules.abs().idxmax().partition(":")[2].replace("_", " ")
-        assert table["points breakdown"].iloc[0].startswith(top_rule)
+    # A row's points breakdown starts with its largest rule, in words; the row the points
+    # rank furthest above the model has points to break down.
+    row = points_higher.iloc[0]
+    rules = frame.set_index([LEAD_ID, "as_of"]).loc[(row[LEAD_ID], row["as_of"])]
+    rules = rules[list(comparison.rule_columns)].astype(float)
+    assert (rules != 0).any()
+    top_rule = rules.abs().idxmax().partition(":")[2].replace("_", " ")
+    assert row["points breakdown"].startswith(top_rule)
     assert table["model's reasons"].str.len().gt(0).all()
 
 

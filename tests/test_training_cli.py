@@ -12,7 +12,6 @@ from features.contract.schema import LEAD_ID
 from leadscore import app
 from runtime.model import ScoringModel
 from tests import training_data
-from training.fit import BoosterParams
 from training.minimum_data import InsufficientDataError
 from training.train import train_model
 from training.tune import TuneConfig, tune_params
@@ -105,20 +104,28 @@ def test_too_little_data_names_what_is_missing_and_the_way_out(tmp_path):
     assert "--force" in result.output
 
 
-def test_tuning_searches_only_the_train_slice_and_keeps_the_defaults_if_best():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(3000, 5))
-    y = (rng.random(3000) < 1 / (1 + np.exp(-(2 * X[:, 0] - 3)))).astype(int)
-    params, summary = tune_params(
-        X[:2000],
-        y[:2000],
-        X[2000:],
-        y[2000:],
-        feature_names=[f"f{i}" for i in range(5)],
-        categorical_features=[],
-        base=BoosterParams(monotone_intent=False),
-        config=TuneConfig(enabled=True, trials=3),
-    )
-    assert summary.trials == 3
-    assert summary.best_valid_auc >= summary.default_valid_auc
-    assert params.num_leaves == summary.best_params["num_leaves"]
+@pytest.mark.slow
+def test_tuning_searches_only_the_train_slice_and_keeps_the_defaults_if_best(monkeypatch):
+    seen = []
+
+    def recording(train_X, train_y, valid_X, valid_y, **kwargs):
+        seen.append((train_X, valid_X))
+        return tune_params(train_X, train_y, valid_X, valid_y, **kwargs)
+
+    monkeypatch.setattr("training.learn.tune_params", recording)
+    built = training_data.training_set()
+    config = training_data.config().model_copy(update={"tune": TuneConfig(enabled=True, trials=3)})
+    result = train_model(built.frame, built.pipeline, config)
+
+    # The tuner fitted on the train slice's earlier leads and scored its latest: those rows
+    # exactly, and none of the calibration or test slice.
+    [(fit_X, stop_X)] = seen
+    encode = result.model.encoder.encode_frame
+    split = result.split
+    assert np.array_equal(fit_X, encode(built.frame.iloc[split.train]), equal_nan=True)
+    assert np.array_equal(stop_X, encode(built.frame.iloc[split.valid]), equal_nan=True)
+    tuning = result.report.tuning
+    assert tuning.trials == 3
+    assert tuning.best_valid_auc >= tuning.default_valid_auc
+    lightgbm = result.model.spec.metadata.params["lightgbm"]
+    assert lightgbm["num_leaves"] == tuning.best_params["num_leaves"]
