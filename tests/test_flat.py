@@ -107,6 +107,9 @@ def test_flat_export_trains_by_folds_without_the_leaky_status(tmp_path: Path) ->
     text = report.markdown()
     assert '--keep-column "Lead Status"' in text
     assert "## Trade-off" in text and "| `Notes` | left out |" in text
+    # No slice was held out: the figures show out-of-fold scores and say so.
+    assert result.figures["roc"].axes[0].get_title() == "ROC, out of fold"
+    assert sum(t.rows for t in report.tiers) == report.rows
 
     # The service's one-lead path answers as batch scoring does, from the raw export row.
     leads = read_flat_table(path, _config(exclude=("Created",))).leads

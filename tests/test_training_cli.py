@@ -12,6 +12,7 @@ from features.contract.schema import LEAD_ID
 from leadscore import app
 from runtime.model import ScoringModel
 from tests import training_data
+from training.audit.leakage import KEEP_OPTION
 from training.minimum_data import InsufficientDataError
 from training.train import train_model
 from training.tune import TuneConfig, tune_params
@@ -77,7 +78,7 @@ def test_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--training-set", "--data", "--rules", "--out", "--export", "--config"):
         assert option in result.output
-    for option in ("--force", "--tune", "--tune-trials"):
+    for option in ("--force", "--tune", "--tune-trials", KEEP_OPTION):
         assert option in result.output
 
 

@@ -185,7 +185,6 @@ def train(
     except ValueError as exc:  # too little data, too short a history, mismatched inputs
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    _say(started, "trained and evaluated")
     if result.report.audit is not None:
         echo_audit(result.report.audit)
     logged = publish(
@@ -302,6 +301,7 @@ def _train_on_file(
         leads=contract.leads if contract else None,
         oracle=contract.oracle if contract else None,
     )
+    _say(started, "trained and evaluated")
     return result, config, TrainingSet(frame=frame, pipeline=pipeline, report=report)
 
 

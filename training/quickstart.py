@@ -16,8 +16,6 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from features.contract.directory import EVENTS_NAME, LEADS_FILE, OUTCOMES_FILE
-
 T = TypeVar("T")
 
 # Sized so the whole run stays well under 3 minutes on 2 cores (see the README).
@@ -58,6 +56,7 @@ def quickstart(
 ) -> None:
     """Run the whole job on synthetic data: synthesise, validate, build the training set, train,
     compare with hand-weighted points, register in MLflow and promote to @champion."""
+    from features.contract.directory import EVENTS_NAME, LEADS_FILE, OUTCOMES_FILE
     from features.contract.validate import load_contract
     from features.synth.generate import generate
     from features.trainingset import TrainingSetConfig

@@ -13,9 +13,8 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from training.audit.leakage import KEEP_OPTION, LeakageAudit
-
 if TYPE_CHECKING:
+    from training.audit.leakage import LeakageAudit
     from training.flat.train import FlatConfig
 
 IdColumn = Annotated[
@@ -39,12 +38,11 @@ Exclude = Annotated[
     list[str] | None,
     typer.Option(help="Flat export: a column never to use (repeat the option for more)."),
 ]
+# Named after its parameter, `keep_column`: --keep-column, the audit's KEEP_OPTION (not
+# imported here: the audit module loads pandas, which `leadscore --help` must not wait for).
 KeepColumn = Annotated[
     list[str] | None,
-    typer.Option(
-        KEEP_OPTION,
-        help="A column the leakage audit flagged, to use anyway (repeatable).",
-    ),
+    typer.Option(help="A column the leakage audit flagged, to use anyway (repeatable)."),
 ]
 MissingValues = Annotated[
     str | None,
@@ -98,6 +96,8 @@ def flat_config(
 
 def echo_audit(audit: LeakageAudit) -> None:
     """The flagged columns with their evidence, and how to keep one."""
+    from training.audit.leakage import KEEP_OPTION
+
     if not audit.flagged:
         return
     typer.echo(f"leakage audit flagged {len(audit.flagged)} column(s):")
