@@ -12,7 +12,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from training.analysis.comparison import Comparison, compare_held_out
+from training.analysis.learned_vs_points import LearnedVsPoints, learned_vs_points
 from training.analysis.notebook_inputs import (
     NotebookInputs,
     NotebookSettings,
@@ -48,9 +48,9 @@ def inputs() -> NotebookInputs:
 
 
 @cache
-def comparison() -> Comparison:
+def comparison() -> LearnedVsPoints:
     demo = inputs()
-    return compare_held_out(demo.contract, demo.model, demo.rules)
+    return learned_vs_points(demo.contract, demo.model, demo.rules)
 
 
 @cache
