@@ -19,10 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from features.attributes import AttributeTransform
 from features.behaviour import BEHAVIOUR_FEATURES, behaviour_features
-from features.contract.schema import CREATED_AT, EVENT_CODE, LEAD_ID, OTHER_CODE, EventType
+from features.contract.schema import AS_OF, CREATED_AT, EVENT_CODE, LEAD_ID, OTHER_CODE, EventType
 from features.journeys import Journeys, to_epoch_seconds
-
-AS_OF = "as_of"
 
 
 class FeaturePipeline(BaseModel):

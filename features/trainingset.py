@@ -13,8 +13,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from features.attributes import DEFAULT_MISSING_VALUES, infer_attributes
 from features.contract.schema import (
+    AS_OF,
     CREATED_AT,
     FUNNEL_ORDER,
+    LABEL,
     LEAD_ID,
     MILESTONE,
     OCCURRED_AT,
@@ -22,9 +24,8 @@ from features.contract.schema import (
     Milestone,
 )
 from features.journeys import Journeys
-from features.pipeline import AS_OF, FeaturePipeline
+from features.pipeline import FeaturePipeline
 
-LABEL = "label"
 PIPELINE_METADATA_KEY = b"leadscore.pipeline"
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract.schema import CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
+from features.contract.schema import AS_OF, CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
 from features.contract.tables import SOURCE_COLUMNS, read_table, unique_ids
 from features.journeys import Journeys
-from features.pipeline import AS_OF
 from runtime.methods import ReasonsMethod
 from runtime.model import Reasons, ScoringModel
 

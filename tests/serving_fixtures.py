@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from features.attributes import AttributeSpec, AttributeTransform
-from features.contract.schema import EVENT_TYPES
+from features.contract.schema import AS_OF, EVENT_TYPES
 from features.journeys import Journeys
-from features.pipeline import AS_OF, FeaturePipeline
+from features.pipeline import FeaturePipeline
 from runtime.artifact import ArtifactSpec, Calibrator, ModelMetadata, Tiers
 from runtime.encoder import FeatureEncoder
 from runtime.model import ScoringModel

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features.contract.schema import LEAD_ID
+from features.contract.schema import LABEL, LEAD_ID
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
-from features.trainingset import LABEL
 from tests import notebook_demo
 from training.analysis import drivers
 from training.analysis import learned_vs_points as analysis

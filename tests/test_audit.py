@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 from features.behaviour import BEHAVIOUR_FEATURES
-from features.contract.schema import LEAD_ID
+from features.contract.schema import LABEL, LEAD_ID
 from features.pipeline import FeaturePipeline
-from features.trainingset import LABEL
 from training.audit.leakage import (
     KEEP_OPTION,
     AuditConfig,

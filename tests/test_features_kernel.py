@@ -17,9 +17,15 @@ from hypothesis import strategies as st
 
 from features.attributes import AttributeSpec, AttributeTransform
 from features.behaviour import BEHAVIOUR_FEATURES, GROUPS, HALF_LIVES_DAYS, WINDOW_DAYS
-from features.contract.schema import EVENT_TYPES, INTENT_EVENTS, INTEREST_EVENTS, NEGATIVE_EVENTS
+from features.contract.schema import (
+    AS_OF,
+    EVENT_TYPES,
+    INTENT_EVENTS,
+    INTEREST_EVENTS,
+    NEGATIVE_EVENTS,
+)
 from features.journeys import Journeys
-from features.pipeline import AS_OF, FeaturePipeline
+from features.pipeline import FeaturePipeline
 from runtime.leads import LeadIn
 
 DAY = 86_400

@@ -13,8 +13,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from features.attributes import OTHER_CATEGORY, infer_attributes
-from features.contract.schema import LEAD_ID
-from features.pipeline import AS_OF
+from features.contract.schema import AS_OF, LEAD_ID
 from leadscore import app
 from runtime.leads import LeadIn
 from runtime.model import ScoringModel

@@ -15,8 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from features.contract.schema import LEAD_ID
-from features.pipeline import AS_OF
+from features.contract.schema import AS_OF, LEAD_ID
 from leadscore import app
 from runtime.model import ScoringModel
 from serving.app import create_app

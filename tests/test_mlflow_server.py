@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.trainingset import LABEL
+from features.contract.schema import LABEL
 from runtime.source import RegistrySettings, load_model
 from tests import training_data
 from tests.processes import free_port, wait_until_ok

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from features.contract.schema import AS_OF
 from features.journeys import Journeys
-from features.pipeline import AS_OF
 from leadscore import app as cli
 from runtime.leads import predict_records
 from runtime.source import RegistrySettings, load_model, tracking

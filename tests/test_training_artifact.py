@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract.schema import LEAD_ID
-from features.pipeline import AS_OF
+from features.contract.schema import AS_OF, LEAD_ID
 from runtime.model import ScoringModel
 from tests import training_data
 from training.split import time_split

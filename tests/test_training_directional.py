@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract.schema import CREATED_AT, EVENT_TYPES, LEAD_ID, EventType
-from features.pipeline import AS_OF
+from features.contract.schema import AS_OF, CREATED_AT, EVENT_TYPES, LEAD_ID, EventType
 from runtime.leads import LeadIn
 from tests import training_data
 from training.split import time_split

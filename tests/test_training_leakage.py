@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.pipeline import AS_OF
-from features.trainingset import LABEL
+from features.contract.schema import AS_OF, LABEL
 from tests import training_data
 from training.audit.leakage import AuditConfig
 from training.split import time_split

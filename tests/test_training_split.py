@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from features.pipeline import AS_OF
-from features.trainingset import LABEL
+from features.contract.schema import AS_OF, LABEL
 from training.split import SplitConfig, time_split
 
 HORIZON = 90.0

@@ -7,11 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from features.attributes import email_domain_kind, infer_attributes, normalize_title
-from features.contract.schema import Milestone
+from features.contract.schema import AS_OF, LABEL, Milestone
 from features.journeys import Journeys
-from features.pipeline import AS_OF
 from features.trainingset import (
-    LABEL,
     CutoffPolicy,
     TrainingSetConfig,
     build_training_set,

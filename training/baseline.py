@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.contract.schema import LEAD_ID
+from features.contract.schema import AS_OF, LEAD_ID
 from features.journeys import Journeys, to_epoch_seconds
-from features.pipeline import AS_OF
 from features.points import PointsBreakdown, PointsRules, score_points
 
 

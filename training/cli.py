@@ -262,8 +262,8 @@ def _train_on_file(
     """Train on a training set file, beside the points of the contract data it came from
     (if given); the config takes the target and horizon its labels were built for."""
     from features.contract.directory import read_contract_dir
-    from features.contract.schema import Milestone
-    from features.trainingset import LABEL, TrainingSet, TrainingSetReport, read_training_set
+    from features.contract.schema import LABEL, Milestone
+    from features.trainingset import TrainingSet, TrainingSetReport, read_training_set
     from training.train import train_model
 
     contract = None

@@ -15,8 +15,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from features.contract.schema import LABEL
 from features.pipeline import FeaturePipeline
-from features.trainingset import LABEL
 from runtime.encoder import FeatureEncoder
 from training.categories import categorical_feature_names, learn_categories
 from training.fit import FitResult, fit_booster

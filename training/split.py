@@ -16,10 +16,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from features.contract.schema import LEAD_ID
+from features.contract.schema import AS_OF, LABEL, LEAD_ID
 from features.journeys import SECONDS_PER_DAY, to_epoch_seconds
-from features.pipeline import AS_OF
-from features.trainingset import LABEL
 
 
 class SplitConfig(BaseModel):

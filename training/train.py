@@ -23,12 +23,12 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
 
 from features.contract.directory import ContractData, read_contract_dir
-from features.contract.schema import LEAD_ID
+from features.contract.schema import AS_OF, LABEL, LEAD_ID
 from features.journeys import Journeys
-from features.pipeline import AS_OF, FeaturePipeline
+from features.pipeline import FeaturePipeline
 from features.points import TIERS as POINTS_TIERS
 from features.points import PointsRules
-from features.trainingset import LABEL, TrainingSet, TrainingSetConfig, build_training_set
+from features.trainingset import TrainingSet, TrainingSetConfig, build_training_set
 from runtime.artifact import ModelMetadata, Tiers
 from runtime.model import Prediction, ScoringModel
 from training.audit.leakage import AuditConfig, LeakageAudit, audit_training_set

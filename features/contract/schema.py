@@ -103,6 +103,9 @@ OCCURRED_AT = "occurred_at"
 EVENT_TYPE = "event_type"
 MILESTONE = "milestone"
 AMOUNT = "amount"
+# Column names of the rows made from them: a lead as of a cut-off, and its label.
+AS_OF = "as_of"
+LABEL = "label"
 
 LEAD_REQUIRED = (LEAD_ID, CREATED_AT)
 # Well-known lead attributes; any other column of the leads table is an attribute too.

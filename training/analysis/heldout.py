@@ -17,16 +17,9 @@ import numpy as np
 import pandas as pd
 
 from features.contract.directory import ContractData
-from features.contract.schema import LEAD_ID, Milestone
+from features.contract.schema import AS_OF, LABEL, LEAD_ID, Milestone
 from features.journeys import to_epoch_seconds
-from features.pipeline import AS_OF
-from features.trainingset import (
-    LABEL,
-    TrainingSetConfig,
-    data_end_of,
-    label_rows,
-    make_cutoffs,
-)
+from features.trainingset import TrainingSetConfig, data_end_of, label_rows, make_cutoffs
 from runtime.model import ScoringModel
 
 

@@ -16,11 +16,9 @@ import numpy as np
 import pandas as pd
 
 from features.contract.directory import ContractData
-from features.contract.schema import LEAD_ID
-from features.pipeline import AS_OF
+from features.contract.schema import AS_OF, LABEL, LEAD_ID
 from features.points import TIERS as POINTS_TIERS
 from features.points import PointsRules
-from features.trainingset import LABEL
 from runtime.model import Reasons, ScoringModel
 from runtime.reasons import Reason
 from training.analysis.drivers import action_effects

@@ -39,8 +39,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from features.contract.schema import LEAD_ID
-from features.trainingset import LABEL
+from features.contract.schema import LABEL, LEAD_ID
 
 if TYPE_CHECKING:
     from features.pipeline import FeaturePipeline

@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from features.contract.schema import LABEL
 from features.pipeline import FeaturePipeline
-from features.trainingset import LABEL
 from training.calibrate import CalibrationFit, fit_calibrator
 from training.evaluate import Metrics, evaluate
 from training.learn import LearnedBooster, learn_booster

@@ -21,10 +21,8 @@ from features.attributes import (
     AttributeKind,
     AttributeTransform,
 )
-from features.contract.schema import CREATED_AT, LEAD_ID
+from features.contract.schema import AS_OF, CREATED_AT, LABEL, LEAD_ID
 from features.contract.tables import SOURCE_COLUMNS, locations, read_table, unique_ids
-from features.pipeline import AS_OF
-from features.trainingset import LABEL
 
 
 class FlatTableError(ValueError):

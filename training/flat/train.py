@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel, Field
 
 from features.attributes import infer_attributes
-from features.pipeline import AS_OF, FeaturePipeline
-from features.trainingset import LABEL
+from features.contract.schema import AS_OF, LABEL
+from features.pipeline import FeaturePipeline
 from runtime.artifact import ModelMetadata
 from runtime.model import ScoringModel
 from training.audit.leakage import LeakageAudit, audit_training_set

@@ -19,9 +19,7 @@ from mlflow.exceptions import MlflowException
 from pydantic import BaseModel
 
 from features.contract.directory import ContractData
-from features.contract.schema import LEAD_ID
-from features.pipeline import AS_OF
-from features.trainingset import LABEL
+from features.contract.schema import AS_OF, LABEL, LEAD_ID
 from runtime.model import ScoringModel
 from runtime.source import RegistrySettings, get_alias, load_model, tracking
 from training.evaluate import Metrics, evaluate

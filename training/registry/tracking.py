@@ -23,9 +23,8 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from pydantic import BaseModel
 
-from features.contract.schema import LEAD_ID
-from features.pipeline import AS_OF
-from features.trainingset import LABEL, TrainingSetReport
+from features.contract.schema import AS_OF, LABEL, LEAD_ID
+from features.trainingset import TrainingSetReport
 from runtime.model import ScoringModel
 from runtime.source import (
     ARTIFACT_KEY,
