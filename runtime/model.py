@@ -10,11 +10,11 @@ applied. It imports neither training code nor MLflow.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 
 # Rows whose reasons are phrased at a time: bounds the object array of feature values.
 _REASON_CHUNK = 10_000
+
+
+class DatedLead(LeadRecord, Protocol):
+    """A lead record with its creation time (None: unknown, for attribute-only models)."""
+
+    created_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -80,11 +86,11 @@ class ScoringModel:
 
     # -- the predict family: inputs of every shape, one ending ---------------------------
     def predict_leads(
-        self, leads: Sequence[LeadRecord], as_of: Sequence[datetime], reasons: Reasons | None
+        self, leads: Sequence[DatedLead], as_of: Sequence[datetime], reasons: Reasons | None
     ) -> Prediction:
-        """Lead records (attributes and events, as the HTTP API takes them), each as of its
+        """Lead records (`runtime.leads.LeadIn`, as the HTTP API takes them), each as of its
         own time. Leads without `created_at` suit only models that do not read journeys."""
-        created = [getattr(lead, "created_at", None) for lead in leads]
+        created = [lead.created_at for lead in leads]
         features = self.pipeline.leads(
             leads,
             np.array([t.timestamp() for t in as_of]),
@@ -103,7 +109,7 @@ class ScoringModel:
             texts = self.reason_writer.reasons_of_rows(
                 prediction.contributions, values, reasons.positive, reasons.negative
             )
-        return _with(prediction, reasons=texts, inputs=features)
+        return replace(prediction, reasons=texts, inputs=features)
 
     def predict_rows(
         self,
@@ -137,7 +143,7 @@ class ScoringModel:
             texts += self.reason_writer.reasons_of_rows(
                 prediction.contributions[start:stop], values, reasons.positive, reasons.negative
             )
-        return _with(prediction, reasons=texts)
+        return replace(prediction, reasons=texts)
 
     def predict_matrix(
         self, matrix: np.ndarray, explain: ReasonsMethod | None = None
@@ -220,7 +226,3 @@ class ScoringModel:
 
         spec = read_spec(directory)
         return cls(spec, lgb.Booster(model_file=str(Path(directory) / BOOSTER_FILE)))
-
-
-def _with(prediction: Prediction, **changes: object) -> Prediction:
-    return Prediction(**{**prediction.__dict__, **changes})
