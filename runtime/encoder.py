@@ -46,25 +46,18 @@ class FeatureEncoder:
                 matrix[:, j] = column.astype(object).map(codes).astype(np.float64).to_numpy()
         return matrix
 
-    def encode_one(
-        self, behaviour: np.ndarray, attributes: Mapping[str, float | str | None]
-    ) -> np.ndarray:
-        """One lead's behaviour row and attribute values -> a (1, n_features) matrix."""
-        row = np.empty((1, len(self.feature_names)), dtype=np.float64)
-        row[0, : self._n_behaviour] = behaviour
-        for j, name in enumerate(self.feature_names[self._n_behaviour :], self._n_behaviour):
-            value = attributes.get(name)
-            if name in self._codes:
-                row[0, j] = self._codes[name].get(value, np.nan)
-            else:
-                row[0, j] = np.nan if value is None else float(value)
-        return row
-
     def encode_leads(
         self, behaviour: np.ndarray, attributes: Sequence[Mapping[str, float | str | None]]
     ) -> np.ndarray:
         """Behaviour rows and attribute values of many leads (`FeaturePipeline.leads`)."""
         matrix = np.empty((len(attributes), len(self.feature_names)), dtype=np.float64)
+        matrix[:, : self._n_behaviour] = behaviour
+        names = self.feature_names[self._n_behaviour :]
         for r, values in enumerate(attributes):
-            matrix[r] = self.encode_one(behaviour[r], values)[0]
+            for j, name in enumerate(names, self._n_behaviour):
+                value = values.get(name)
+                if name in self._codes:
+                    matrix[r, j] = self._codes[name].get(value, np.nan)
+                else:
+                    matrix[r, j] = np.nan if value is None else float(value)
         return matrix

@@ -86,6 +86,9 @@ class Scorer:
         self._served: ServedModel | None = None
         self._reload = ReloadState(state="idle")
         self._loading = threading.Lock()
+        self._reasons = Reasons(
+            settings.reasons_positive, settings.reasons_negative, settings.reasons_method
+        )
 
     # -- the model -----------------------------------------------------------------------
     @property
@@ -226,12 +229,7 @@ class Scorer:
         if not leads:
             return []
         as_of = [lead.as_of or default_as_of or now for lead in leads]
-        settings = self.settings
-        prediction = served.model.predict_leads(
-            leads,
-            as_of,
-            Reasons(settings.reasons_positive, settings.reasons_negative, settings.reasons_method),
-        )
+        prediction = served.model.predict_leads(leads, as_of, self._reasons)
         probability, scores, tiers = prediction.probability, prediction.score, prediction.tier
         reasons = prediction.reasons or [[] for _ in leads]
         features = prediction.inputs
