@@ -163,32 +163,40 @@ def _load_dir(directory: Path) -> ScoringModel:
 def load_source(
     uri: str, settings: RegistrySettings | None = None
 ) -> tuple[ScoringModel, ModelSource]:
-    """The model at `uri` and which model it is.
+    """The model at `uri` and which model it is (see `resolve_source`)."""
+    settings = settings or RegistrySettings()
+    source = resolve_source(uri, settings)
+    with quiet_mlflow():
+        model = load_model(source.uri, settings)
+    if source.version is None:
+        return model, ModelSource(model.spec.metadata.name, None, None, source.uri)
+    return model, source
 
-    An alias is resolved to its version first, so the version reported is the one loaded even
-    if the alias moves meanwhile; loading again resolves it again.
+
+def resolve_source(uri: str, settings: RegistrySettings | None = None) -> ModelSource:
+    """Which model `uri` names, before anything is loaded.
+
+    An alias is resolved to its version, so the version reported is the one loaded even if the
+    alias moves meanwhile (loading again resolves it again), and a load that fails can say
+    which version failed. A directory or run URI has no version: its name is the model's own.
     """
     settings = settings or RegistrySettings()
-    with quiet_mlflow():
-        alias_match = _ALIAS_URI.match(uri)
-        if alias_match:
-            name, alias = alias_match["name"], alias_match["alias"]
-            with tracking(settings) as client:
-                version = get_alias(client, name, alias)
-            if version is None:
-                raise LookupError(
-                    f"{uri}: no model {name!r} has the alias @{alias} in {settings.tracking_uri}. "
-                    "Train and promote one (`leadscore quickstart`, or `leadscore models "
-                    "promote`), or serve a directory with --model models/<name>."
-                )
-            exact = f"models:/{name}/{version.version}"
-            model = load_model(exact, settings)
-            return model, ModelSource(name, str(version.version), alias, exact)
-        model = load_model(uri, settings)
+    alias_match = _ALIAS_URI.match(uri)
+    if alias_match:
+        name, alias = alias_match["name"], alias_match["alias"]
+        with quiet_mlflow(), tracking(settings) as client:
+            version = get_alias(client, name, alias)
+        if version is None:
+            raise LookupError(
+                f"{uri}: no model {name!r} has the alias @{alias} in {settings.tracking_uri}. "
+                "Train and promote one (`leadscore quickstart`, or `leadscore models "
+                "promote`), or serve a directory with --model models/<name>."
+            )
+        return ModelSource(name, str(version.version), alias, f"models:/{name}/{version.version}")
     version_match = _VERSION_URI.match(uri)
     if version_match:
-        return model, ModelSource(version_match["name"], version_match["version"], None, uri)
-    return model, ModelSource(model.spec.metadata.name, None, None, uri)
+        return ModelSource(version_match["name"], version_match["version"], None, uri)
+    return ModelSource(Path(uri).name, None, None, uri)
 
 
 def get_alias(client: mlflow.MlflowClient, name: str, alias: str) -> ModelVersion | None:
