@@ -164,8 +164,14 @@ def load_source(
     uri: str, settings: RegistrySettings | None = None
 ) -> tuple[ScoringModel, ModelSource]:
     """The model at `uri` and which model it is (see `resolve_source`)."""
+    return load_resolved(resolve_source(uri, settings), settings)
+
+
+def load_resolved(
+    source: ModelSource, settings: RegistrySettings | None = None
+) -> tuple[ScoringModel, ModelSource]:
+    """The model `resolve_source` named; a model without a version is named by its metadata."""
     settings = settings or RegistrySettings()
-    source = resolve_source(uri, settings)
     with quiet_mlflow():
         model = load_model(source.uri, settings)
     if source.version is None:

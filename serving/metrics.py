@@ -88,10 +88,14 @@ class _ModelCollector(Collector):
             ref = served.ref
             info.add_metric([ref.name, ref.version or "", ref.alias or ""], 1.0)
         yield info
+        last = self.scorer.reload_state
         failed = GaugeMetricFamily(
-            "leadscore_model_last_load_failed", "1 when the last (re)load failed."
+            "leadscore_model_last_load_failed",
+            "1 when the last (re)load failed (an older model may still serve); `version` is "
+            "the registry version that load was of.",
+            labels=["version"],
         )
-        failed.add_metric([], 1.0 if self.scorer.reload_state.state == "failed" else 0.0)
+        failed.add_metric([last.version or ""], 1.0 if last.state == "failed" else 0.0)
         yield failed
 
 

@@ -36,7 +36,7 @@ class BatchRequest(BaseModel):
         examples=["2025-03-12T10:00:00Z"],
     )
 
-    @field_validator("leads", mode="before")
+    @field_validator("leads")  # after, as LeadIn's events: see there
     @classmethod
     def _at_most_max_leads(cls, leads: object, info: ValidationInfo) -> object:
         check_count(leads, info, MAX_LEADS, "leads", "per batch: split it")
@@ -183,6 +183,12 @@ class ReloadState(BaseModel):
         description="idle: none yet; loading; loaded: the new model serves; failed: see error.",
         examples=["loaded"],
     )
+    version: str | None = Field(
+        None,
+        description="The registry version this load was of (None for a directory or run, or "
+        "when the alias could not be resolved).",
+        examples=["7"],
+    )
     started_at: datetime | None = Field(
         None, description="When the load started.", examples=["2025-03-12T10:00:00Z"]
     )
@@ -260,13 +266,15 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     """Whether the service can score."""
 
-    status: Literal["ready", "not ready"] = Field(
-        description="ready once a model is loaded and answered a warm-up lead.",
+    status: Literal["ready", "degraded", "not ready"] = Field(
+        description="ready: a model is loaded and answered a warm-up lead. degraded (still "
+        "200): the last reload failed and the previous model keeps serving; `reason` names the "
+        "version that failed and why. not ready (503): no model can answer.",
         examples=["ready"],
     )
     reason: str | None = Field(
         None,
-        description="Why not ready.",
+        description="Why degraded or not ready.",
         examples=["loading models:/lead-conversion@champion failed: ..."],
     )
     model: ModelRef | None = Field(None, description="The model serving, if any.")

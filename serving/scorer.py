@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,13 +21,12 @@ from typing import Any
 from features.contract.schema import EVENT_TYPES
 from runtime.leads import LeadIn
 from runtime.model import Reasons, ScoringModel
-from runtime.source import ModelSource, load_source
+from runtime.source import ModelSource, load_resolved, resolve_source
 from serving.schemas import FieldError, ModelInfo, ModelRef, ReloadState, TierInfo
 from serving.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[str], tuple[ScoringModel, ModelSource]]
 # Enough leads for the behaviour kernel's parallel driver, so no request pays its first use.
 _WARM_UP_BATCH = 512
 
@@ -80,9 +79,8 @@ class ServedModel:
 class Scorer:
     """Scores leads with the current model; loads and reloads it."""
 
-    def __init__(self, settings: ServiceSettings, loader: Loader | None = None) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
-        self._loader = loader or load_source
         self._served: ServedModel | None = None
         self._reload = ReloadState(state="idle")
         self._loading = threading.Lock()
@@ -98,6 +96,14 @@ class Scorer:
     @property
     def reload_state(self) -> ReloadState:
         return self._reload
+
+    def readiness(self) -> tuple[str, str | None]:
+        """ready; degraded (an older model serves: the last load failed); or not ready."""
+        if self._served is None:
+            return "not ready", self.unavailable_reason()
+        if self._reload.state == "failed":
+            return "degraded", self._reload.error
+        return "ready", None
 
     def unavailable_reason(self) -> str:
         """Why there is no model (empty when there is one)."""
@@ -139,22 +145,30 @@ class Scorer:
     def _load(self) -> ReloadState:
         started = datetime.now(UTC)
         self._reload = ReloadState(state="loading", started_at=started)
+        source = None
         try:
-            served = ServedModel.build(*self._loader(self.settings.model_uri))
+            source = resolve_source(self.settings.model_uri)
+            self._reload = self._reload.model_copy(update={"version": source.version})
+            served = ServedModel.build(*load_resolved(source))
             self._warm_up(served)
         except Exception as exc:  # any failure to load must leave the old model serving
-            log.exception("loading the model from %s failed", self.settings.model_uri)
+            what = _describe(source) if source else self.settings.model_uri
+            log.error("loading %s failed: %s", what, exc, exc_info=not isinstance(exc, ValueError))
             kept = " (the previous model keeps serving)" if self._served else ""
             self._reload = ReloadState(
                 state="failed",
+                version=source.version if source else None,
                 started_at=started,
                 finished_at=datetime.now(UTC),
-                error=f"loading {self.settings.model_uri} failed: {exc}{kept}",
+                error=f"loading {what} failed: {exc}{kept}",
             )
         else:
             self._served = served  # the swap: requests already running keep the old one
             self._reload = ReloadState(
-                state="loaded", started_at=started, finished_at=datetime.now(UTC)
+                state="loaded",
+                version=served.ref.version,
+                started_at=started,
+                finished_at=datetime.now(UTC),
             )
             log.info("serving %s (%s)", served.ref, served.uri)
         return self._reload
@@ -283,6 +297,13 @@ class Scorer:
             reasons_method=self.settings.reasons_method,
             last_reload=self._reload,
         )
+
+
+def _describe(source: ModelSource) -> str:
+    """'version 7 of lead-conversion (models:/lead-conversion/7)', or the URI alone."""
+    if source.version is None:
+        return source.uri
+    return f"version {source.version} of {source.name} ({source.uri})"
 
 
 def _unscorable(served: ServedModel, lead: LeadIn) -> list[FieldError]:
