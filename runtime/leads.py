@@ -19,8 +19,11 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from features.contract.schema import EVENT_TYPES
@@ -31,13 +34,61 @@ MAX_EVENTS = "max_events_per_lead"
 MAX_LEADS = "max_leads_per_batch"
 
 
+# Lengths of the strings a lead may carry: ids and names, and attribute values (a job title,
+# a landing page URL); longer ones are refused, not truncated.
+MAX_NAME_LENGTH = 200
+MAX_VALUE_LENGTH = 2000
+_ATTRIBUTE_KINDS = "a string, true/false, a finite number or null"
+
+
 def as_utc(value: datetime) -> datetime:
-    """A timestamp without a zone is UTC; one with a zone is converted to UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """A timestamp without a zone is UTC; one with a zone is converted to UTC.
+
+    Raises ValueError (a validation error, not a crash) for an instant that is a valid local
+    time but falls outside years 1-9999 in UTC, such as 9999-12-31T23:30:00-01:00.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{value.isoformat()} is out of range: in UTC it falls outside years 1-9999"
+        ) from None
+
+
+def _one_error_per_attribute(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """Validate the attributes; a bad value gets one error naming its key and what is allowed,
+    not one per member of the value's union type."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if error["type"] in ("dict_type", "too_long") or len(error["loc"]) < 2:
+            raise
+        key = _shorten(repr(error["loc"][0]))
+        if error["loc"][1] == "[key]":
+            raise PydanticCustomError(
+                "attribute_name", "attribute name {key}: {msg}", {"key": key, "msg": error["msg"]}
+            ) from None
+        raise PydanticCustomError(
+            "attribute_value",
+            "attribute {key} should be {kinds} (strings of at most {limit} characters)",
+            {"key": key, "kinds": _ATTRIBUTE_KINDS, "limit": f"{MAX_VALUE_LENGTH:,}"},
+        ) from None
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
-AttributeValue = str | bool | float | None
+AttributeValue = (
+    Annotated[str, Field(max_length=MAX_VALUE_LENGTH)]
+    | bool
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | None
+)
+Attributes = Annotated[
+    dict[Annotated[str, Field(max_length=MAX_NAME_LENGTH)], AttributeValue],
+    WrapValidator(_one_error_per_attribute),
+]
 
 EXAMPLE_EVENTS = [
     {"event_type": "blog_page_view", "occurred_at": "2025-03-02T09:15:00Z"},
@@ -72,7 +123,7 @@ class EventIn(TypedDict):
         str,
         Field(
             min_length=1,
-            max_length=200,
+            max_length=MAX_NAME_LENGTH,
             description="What happened: one of " + ", ".join(EVENT_TYPES) + ". Any other value "
             "is accepted, counted as `other`, and reported in `warnings`.",
             examples=["demo_request"],
@@ -94,7 +145,7 @@ class LeadIn(BaseModel):
 
     lead_id: str | None = Field(
         None,
-        max_length=200,
+        max_length=MAX_NAME_LENGTH,
         description="Your id of the lead; echoed in the answer.",
         examples=["00Q5e00000AbCdE"],
     )
@@ -105,7 +156,7 @@ class LeadIn(BaseModel):
         "models trained on a one-row-per-lead export do without it.",
         examples=["2025-03-01T12:00:00Z"],
     )
-    attributes: dict[str, AttributeValue] = Field(
+    attributes: Attributes = Field(
         default_factory=dict,
         max_length=1000,
         description="Lead attributes by the column names the model was trained on, e.g. "
@@ -126,10 +177,12 @@ class LeadIn(BaseModel):
         examples=["2025-03-12T10:00:00Z"],
     )
 
-    @field_validator("events", mode="before")
+    # After validation, not before: a "before" validator hands the inner fields Python values,
+    # and strict JSON validation would then refuse timestamp strings. The body size limit
+    # bounds the work spent on an oversized journey.
+    @field_validator("events")
     @classmethod
     def _at_most_max_events(cls, events: object, info: ValidationInfo) -> object:
-        # Before validation: an oversized journey is refused without parsing every event.
         check_count(events, info, MAX_EVENTS, "events", "per lead: send the most recent ones")
         return events
 
@@ -187,3 +240,7 @@ def predict_records(
 
 def _is_nan(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

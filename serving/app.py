@@ -21,11 +21,12 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ValidationError
 from pydantic.json_schema import models_json_schema
 
 from runtime.leads import MAX_EVENTS, MAX_LEADS, LeadIn
+from serving.bodies import BodyRefused, json_body, parse_batch, parse_lead
 from serving.metrics import (
     CONTENT_TYPE,
     BodyTooLarge,
@@ -34,7 +35,6 @@ from serving.metrics import (
     too_large_detail,
 )
 from serving.schemas import (
-    BatchEnvelope,
     BatchRequest,
     BatchResponse,
     ErrorBody,
@@ -46,7 +46,7 @@ from serving.schemas import (
     ScoreResponse,
     ValidationErrorBody,
 )
-from serving.scorer import LeadRefused, ModelUnavailable, Refused, Scorer
+from serving.scorer import LeadRefused, ModelUnavailable, Scorer
 from serving.settings import ServiceSettings
 
 API_TITLE = "leadscore"
@@ -54,10 +54,11 @@ API_VERSION = "1"
 _ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
-class JSON(Response):
-    """JSON written by orjson (datetimes as ...Z, dataclasses and dicts as they are)."""
+class JSON(JSONResponse):
+    """JSON written by orjson (datetimes as ...Z, dataclasses and dicts as they are).
 
-    media_type = "application/json"
+    A `JSONResponse`, so the OpenAPI document describes each route's answer by its response
+    model (FastAPI writes `{"type": "string"}` for other response classes)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=_ORJSON_OPTIONS)
@@ -97,31 +98,34 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
     app.state.metrics = metrics
     app.add_middleware(ObserveRequests, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     _error_handlers(app, settings)
-    _openapi(app)
+    _openapi(app, scorer)
 
     unavailable = {503: {"model": ErrorBody, "description": "No model loaded (reason given)."}}
-    auth_errors = {
-        401: {"model": ErrorBody, "description": "Missing or invalid API key."},
+    keyed = {401: {"model": ErrorBody, "description": "Missing or invalid API key."}}
+    body_errors = {
         413: {"model": ErrorBody, "description": "Request body too large."},
-        422: {"model": ValidationErrorBody, "description": "Invalid request; names the field."},
+        415: {"model": ErrorBody, "description": "The body is not sent as application/json."},
+        422: {
+            "model": ValidationErrorBody,
+            "description": "Invalid request; each error names its field. This includes fields "
+            "the loaded model requires (the body schema marks them: `created_at` for models "
+            "that read the journey), duplicate keys, and timestamps that are not ISO 8601 "
+            "strings or fall outside years 1-9999 in UTC.",
+        },
     }
 
     @app.post(
         "/v1/score",
         response_model=ScoreResponse,
         dependencies=[Depends(api_key)],
-        responses=auth_errors | unavailable,
+        responses=keyed | body_errors | unavailable,
         openapi_extra=_body("LeadIn"),
         summary="Score one lead",
     )
     async def score(request: Request) -> Response:
         """Probability, score, tier and reasons of one lead from its attributes and journey."""
         _require_model(scorer)
-        body = await request.body()
-        try:
-            lead = LeadIn.model_validate_json(body, context=limits)
-        except ValidationError as exc:
-            return _invalid(_field_errors(exc, ("body",)))
+        lead = parse_lead(await json_body(request), limits)
         answer = scorer.score(lead)
         metrics.count_tiers([answer])
         return JSON(answer)
@@ -130,29 +134,14 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         "/v1/score/batch",
         response_model=BatchResponse,
         dependencies=[Depends(api_key)],
-        responses=auth_errors | unavailable,
+        responses=keyed | body_errors | unavailable,
         openapi_extra=_body("BatchRequest"),
         summary="Score many leads",
     )
     async def score_batch(request: Request) -> Response:
         """Answers in request order; a lead that fails validation is reported by its index."""
         _require_model(scorer)
-        body = await request.body()
-        try:
-            batch = BatchRequest.model_validate_json(body, context=limits)
-            leads: list[LeadIn | Refused] = list(batch.leads)
-            as_of = batch.as_of
-        except ValidationError as exc:
-            errors = _field_errors(exc, ("body",))
-            if not all(_in_a_lead(e) for e in errors):
-                return _invalid(errors)
-            # Only some leads are bad: validate each on its own, keep the good ones.
-            try:
-                envelope = BatchEnvelope.model_validate_json(body, context=limits)
-            except ValidationError as envelope_exc:
-                return _invalid(_field_errors(envelope_exc, ("body",)))
-            leads = [_lead_or_refusal(item, limits) for item in envelope.leads]
-            as_of = envelope.as_of
+        leads, as_of = parse_batch(await json_body(request), limits)
         answer = await asyncio.get_running_loop().run_in_executor(
             batch_thread, scorer.score_batch, leads, as_of
         )
@@ -165,7 +154,7 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         "/v1/model",
         response_model=ModelInfo,
         dependencies=[Depends(api_key)],
-        responses=auth_errors | unavailable,
+        responses=keyed | unavailable,
         summary="The loaded model",
     )
     async def model_info() -> Response:
@@ -178,12 +167,17 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         response_model=ReloadResponse,
         status_code=202,
         dependencies=[Depends(admin_key)],
-        responses={
+        responses=keyed
+        | {
             200: {"model": ReloadResponse, "description": "Reloaded (with wait=true)."},
             403: {"model": ErrorBody, "description": "Not an admin key."},
             409: {"model": ErrorBody, "description": "A reload is already running."},
             422: {"model": ValidationErrorBody, "description": "Invalid query parameter."},
-            503: {"model": ReloadResponse, "description": "The reload failed (with wait=true)."},
+            503: {
+                "model": ReloadResponse,
+                "description": "The reload failed (with wait=true): `reload` names the version "
+                "and why; the previous model, if any, keeps serving.",
+            },
         },
         summary="Reload the model",
     )
@@ -213,18 +207,21 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
     @app.get(
         "/readyz",
         response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "Not ready, and why."}},
+        responses={
+            200: {"model": Readiness, "description": "Ready, or degraded (reason given)."},
+            503: {"model": Readiness, "description": "Not ready, and why."},
+        },
         summary="A model is loaded and answers",
     )
     async def readyz() -> Response:
-        """Ready once a model has loaded and scored a warm-up lead."""
+        """Ready once a model has loaded and scored a warm-up lead; degraded (200) while an
+        older model serves because the last reload failed."""
+        status, reason = scorer.readiness()
         served = scorer.served
-        if served is None:
-            return JSON(
-                {"status": "not ready", "reason": scorer.unavailable_reason(), "model": None},
-                status_code=503,
-            )
-        return JSON({"status": "ready", "reason": None, "model": served.ref_json})
+        return JSON(
+            {"status": status, "reason": reason, "model": served.ref_json if served else None},
+            status_code=503 if served is None else 200,
+        )
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:
@@ -295,30 +292,6 @@ def _require_model(scorer: Scorer) -> None:
         raise HTTPException(503, f"no model to score with: {scorer.unavailable_reason()}")
 
 
-def _field_errors(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[FieldError]:
-    return [
-        FieldError(loc=[*prefix, *e["loc"]], msg=e["msg"], type=e["type"])
-        for e in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
-
-
-def _in_a_lead(error: FieldError) -> bool:
-    """An error inside one lead of a batch (['body', 'leads', i, ...]), not of the envelope."""
-    loc = error.loc
-    return len(loc) >= 3 and loc[1] == "leads" and isinstance(loc[2], int)
-
-
-def _lead_or_refusal(item: Any, limits: dict[str, int]) -> LeadIn | Refused:
-    try:
-        return LeadIn.model_validate(item, context=limits)
-    except ValidationError as exc:
-        lead_id = item.get("lead_id") if isinstance(item, dict) else None
-        return Refused(
-            lead_id=lead_id if isinstance(lead_id, str) else None,
-            errors=_field_errors(exc, ()),
-        )
-
-
 def _invalid(errors: list[FieldError]) -> Response:
     return JSON({"detail": [e.model_dump() for e in errors]}, status_code=422)
 
@@ -327,6 +300,12 @@ def _error_handlers(app: FastAPI, settings: ServiceSettings) -> None:
     @app.exception_handler(ModelUnavailable)
     async def no_model(request: Request, exc: ModelUnavailable) -> Response:
         return JSON({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(BodyRefused)
+    async def refused_body(request: Request, exc: BodyRefused) -> Response:
+        if isinstance(exc.detail, str):
+            return JSON({"detail": exc.detail}, status_code=exc.status)
+        return _invalid(exc.detail)
 
     @app.exception_handler(LeadRefused)
     async def refused(request: Request, exc: LeadRefused) -> Response:
@@ -368,11 +347,15 @@ def _body(schema_name: str) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
-def _openapi(app: FastAPI) -> None:
-    """Add the request body models (read by hand in the routes) to the OpenAPI components."""
+def _openapi(app: FastAPI, scorer: Scorer) -> None:
+    """Add the request body models (read by hand in the routes) to the OpenAPI components,
+    marking the fields the loaded model requires; rebuilt when a reload changes them."""
+    documents: dict[bool, dict] = {}
 
     def openapi() -> dict:
-        if app.openapi_schema is None:
+        served = scorer.served
+        needs_created_at = served is not None and served.model.pipeline.use_behaviour
+        if needs_created_at not in documents:
             schema = get_openapi(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
@@ -380,8 +363,19 @@ def _openapi(app: FastAPI) -> None:
                 [(LeadIn, "validation"), (BatchRequest, "validation")],
                 ref_template="#/components/schemas/{model}",
             )
+            if needs_created_at:
+                _require_created_at(defs["$defs"]["LeadIn"])
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
-            app.openapi_schema = schema
-        return app.openapi_schema
+            documents[needs_created_at] = schema
+        return documents[needs_created_at]
 
     app.openapi = openapi
+
+
+def _require_created_at(lead: dict) -> None:
+    """Mark `created_at` of the LeadIn schema required and not null."""
+    field = lead["properties"]["created_at"]
+    field.pop("default", None)
+    field["anyOf"] = [branch for branch in field["anyOf"] if branch.get("type") != "null"]
+    lead["required"] = sorted({*lead.get("required", ()), "created_at"})
+    lead["description"] += " The loaded model reads the journey: `created_at` is required."
