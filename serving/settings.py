@@ -1,7 +1,7 @@
 """Service settings, from the environment (`LEADSCORE_...`) or arguments, checked at start.
 
-In production mode the service refuses to start without an API key, or with a key that looks
-like a placeholder; development mode may run without keys (on loopback: see `leadscore serve`).
+In production mode the service refuses to start without an API key, or with a weak one (see
+`serving.keys`); development mode may run without keys (on loopback: see `leadscore serve`).
 """
 
 from __future__ import annotations
@@ -13,31 +13,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from runtime.methods import ReasonsMethod
+from serving.keys import refuse_weak_key
 
 DEFAULT_MODEL_URI = "models:/lead-conversion@champion"
-MIN_KEY_LENGTH = 16
-# Keys copied from examples and tutorials: never accepted in production.
-PLACEHOLDER_KEYS = frozenset(
-    {
-        "changeme",
-        "change-me",
-        "change_me",
-        "secret",
-        "default",
-        "password",
-        "apikey",
-        "api-key",
-        "api_key",
-        "admin",
-        "test",
-        "dev",
-        "development",
-        "leadscore",
-        "your-api-key",
-        "your-api-key-here",
-    }
-)
-
 Keys = Annotated[list[SecretStr], NoDecode]
 
 
@@ -101,7 +79,7 @@ class ServiceSettings(BaseSettings):
                     "or LEADSCORE_API_KEYS_FILE, or run with LEADSCORE_MODE=development locally."
                 )
             for key in (*self.api_keys, *self.admin_keys):
-                _refuse_weak(key.get_secret_value())
+                refuse_weak_key(key.get_secret_value())
         return self
 
     @property
@@ -117,12 +95,3 @@ def _read_keys(path: Path | None) -> list[SecretStr]:
         raise ValueError(f"the key file {path} does not exist: create it (one key per line).")
     lines = (line.strip() for line in path.read_text().splitlines())
     return [SecretStr(line) for line in lines if line and not line.startswith("#")]
-
-
-def _refuse_weak(key: str) -> None:
-    if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_KEY_LENGTH:
-        raise ValueError(
-            f"refusing a placeholder or short API key ({len(key)} characters) in production: "
-            f"use at least {MIN_KEY_LENGTH} random characters, e.g. "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
-        )

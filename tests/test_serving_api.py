@@ -15,8 +15,8 @@ from serving.schemas import BatchResponse, ScoreResponse
 from serving.settings import ServiceSettings
 from tests.serving_fixtures import AS_OF_TIME, lead_payload, make_model, synthetic_leads
 
-API_KEY = "k" * 24
-ADMIN_KEY = "a" * 24
+API_KEY = "scoring-key-7Hq2vXn9LpR4"
+ADMIN_KEY = "admin-key-3Wm8cKt5ZyB1"
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,9 @@ def test_body_over_the_limit_is_413(model_dir, payloads):
             for _ in range(10):
                 yield b" " * 1000
 
-        response = c.post("/v1/score", content=chunks())
+        response = c.post(
+            "/v1/score", content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 413
 
 
@@ -215,7 +217,7 @@ def test_auth_missing_wrong_and_non_admin_keys(model_dir, payloads):
 def test_production_refuses_to_start_without_a_real_key(tmp_path):
     with pytest.raises(ValidationError, match="production mode needs an API key"):
         ServiceSettings(mode="production", api_keys=[])
-    with pytest.raises(ValidationError, match="placeholder or short API key"):
+    with pytest.raises(ValidationError, match="weak API key in production: it has 8 char"):
         ServiceSettings(mode="production", api_keys=["changeme"])
     keys = tmp_path / "keys.txt"
     keys.write_text(f"# scoring keys\n{API_KEY}\n\n")
@@ -238,10 +240,14 @@ def test_reload_swaps_the_model_and_a_failed_load_keeps_the_old_one(tmp_path, pa
         failed = c.post("/v1/admin/reload?wait=true")
         assert failed.status_code == 503
         assert "previous model keeps serving" in failed.json()["reload"]["error"]
+        assert "booster.txt" in failed.json()["reload"]["error"]
         assert c.post("/v1/score", json=payloads[3]).json()["probability"] == after
         assert c.get("/v1/model").json()["last_reload"]["state"] == "failed"
-        assert c.get("/readyz").status_code == 200
-        assert "leadscore_model_last_load_failed 1.0" in c.get("/metrics").text
+        ready = c.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded"
+        assert "booster.txt" in ready.json()["reason"]
+        assert 'leadscore_model_last_load_failed{version=""} 1.0' in c.get("/metrics").text
 
 
 def test_model_info_describes_the_model(client):
