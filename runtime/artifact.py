@@ -1,8 +1,9 @@
 """What a scoring artifact holds besides the booster: the `model.json` of its directory.
 
-On disk an artifact is a directory: `booster.txt` (LightGBM's own text format, no pickle) and
-`model.json` (feature pipeline, categories, calibrator, tiers, metadata). `runtime.model`
-loads it; training writes it.
+On disk an artifact is a directory: `booster.txt` (LightGBM's own text format, no pickle),
+`model.json` (feature pipeline, categories, calibrator, tiers, metadata) and `checksums.json`
+(the sha256 of both, written last: see `runtime.integrity`). `ScoringModel.save` writes it and
+`ScoringModel.load` verifies and reads it; every way loading one fails is an `ArtifactError`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,27 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.pipeline import FeaturePipeline
 
 BOOSTER_FILE = "booster.txt"
 MODEL_FILE = "model.json"
+CHECKSUMS_FILE = "checksums.json"
 FORMAT_VERSION = 1
+# What to do about a damaged artifact: write it again from the registry, or train a new one.
+REEXPORT = "re-export it with `leadscore models export`, or retrain"
+
+
+class ArtifactError(ValueError):
+    """An artifact directory that cannot be loaded as it is: a file missing, damaged, or not
+    from the same model as the others. The message is one line: the file, what is wrong with
+    it, the directory and what to do."""
+
+    @classmethod
+    def in_file(cls, directory: Path, file: str, problem: str) -> ArtifactError:
+        """The error for `file` of `directory`; `problem` completes "<file> in <directory> ..."."""
+        return cls(f"{file} in {directory} {problem}; {REEXPORT}.")
 
 
 class Calibrator(BaseModel):
@@ -98,17 +113,37 @@ class ArtifactSpec(BaseModel):
 
 
 def read_spec(directory: Path) -> ArtifactSpec:
-    """The `model.json` of an artifact directory, checked for this code's format."""
+    """The `model.json` of an artifact directory, checked for this code's format (unverified:
+    `ScoringModel.load` checks it against its checksum first)."""
     spec_file = Path(directory) / MODEL_FILE
     if not spec_file.exists():
-        raise FileNotFoundError(
-            f"no scoring model in {directory} (expected {MODEL_FILE} and {BOOSTER_FILE}); "
-            "train one with `leadscore train` or `leadscore quickstart`."
-        )
-    spec = ArtifactSpec.model_validate_json(spec_file.read_text())
+        raise no_model(directory)
+    return parse_spec(spec_file.read_bytes(), directory)
+
+
+def parse_spec(data: bytes, directory: Path) -> ArtifactSpec:
+    """The `model.json` of `directory` from its bytes, checked for this code's format."""
+    try:
+        spec = ArtifactSpec.model_validate_json(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ArtifactError.in_file(
+            directory,
+            MODEL_FILE,
+            f"is not a valid model description ({where + ': ' if where else ''}{error['msg']})",
+        ) from exc
     if spec.format_version != FORMAT_VERSION:
-        raise ValueError(
+        raise ArtifactError(
             f"{directory} holds artifact format {spec.format_version}; this code reads "
             f"format {FORMAT_VERSION}. Retrain, or install the version that wrote it."
         )
     return spec
+
+
+def no_model(directory: Path) -> FileNotFoundError:
+    """A directory that holds no artifact at all: a wrong path rather than a damaged model."""
+    return FileNotFoundError(
+        f"no scoring model in {directory} (expected {MODEL_FILE} and {BOOSTER_FILE}); "
+        "train one with `leadscore train` or `leadscore quickstart`."
+    )

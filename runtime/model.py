@@ -21,8 +21,9 @@ import pandas as pd
 
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline, LeadFeatures, LeadRecord
-from runtime.artifact import BOOSTER_FILE, MODEL_FILE, ArtifactSpec, read_spec
+from runtime.artifact import BOOSTER_FILE, MODEL_FILE, ArtifactError, ArtifactSpec, parse_spec
 from runtime.encoder import FeatureEncoder
+from runtime.integrity import booster_text, read_verified, write_artifact
 from runtime.methods import ReasonsMethod
 from runtime.reasons import Reason, ReasonWriter
 from runtime.trees import Explanation, TreeEnsemble, shap_explanation
@@ -212,17 +213,38 @@ class ScoringModel:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
+        """Write the artifact directory: booster, `model.json`, then the checksums of both.
+
+        The one writer of artifacts (training's export, the registry, the pyfunc): what it
+        writes is what `load` verifies.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(directory / BOOSTER_FILE))
-        (directory / MODEL_FILE).write_text(self.spec.model_dump_json(indent=2))
+        files = {
+            BOOSTER_FILE: self.booster.model_to_string().encode("utf-8"),
+            MODEL_FILE: self.spec.model_dump_json(indent=2).encode("utf-8"),
+        }
+        write_artifact(directory, files)
         return directory
 
     @classmethod
     def load(cls, directory: Path) -> ScoringModel:
+        """The model saved in `directory`, refused with an `ArtifactError` unless its files
+        match their checksums, the booster is whole and both files describe the same model:
+        LightGBM aborts the process on a damaged booster, so it sees only verified text."""
         # LightGBM is imported on first load, not with the module: importing the service (or
         # the CLI) does not load it, nor the scikit-learn it pulls in when installed.
         import lightgbm as lgb
 
-        spec = read_spec(directory)
-        return cls(spec, lgb.Booster(model_file=str(Path(directory) / BOOSTER_FILE)))
+        directory = Path(directory)
+        files = read_verified(directory)
+        spec = parse_spec(files[MODEL_FILE], directory)
+        features = FeatureEncoder(spec.pipeline, spec.categories).feature_names
+        text = booster_text(files[BOOSTER_FILE], features, directory)
+        try:
+            booster = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            raise ArtifactError.in_file(
+                directory, BOOSTER_FILE, f"is refused by LightGBM ({exc})"
+            ) from exc
+        return cls(spec, booster)
