@@ -248,40 +248,52 @@ def _auth(settings: ServiceSettings) -> tuple[Callable, Callable]:
         # Compare with every key in constant time: timing says nothing about which is close.
         return any([hmac.compare_digest(given, k) for k in keys])
 
-    def presented(bearer: HTTPAuthorizationCredentials | None, header: str | None) -> str | None:
+    def presented(
+        request: Request, bearer: HTTPAuthorizationCredentials | None, header: str | None
+    ) -> str | None:
+        """The key sent, if any. Ambiguous credentials are refused, never resolved by a
+        preference: an Authorization header that is not `Bearer <key>`, or two different keys."""
+        if bearer is None and "authorization" in request.headers:
+            raise _unauthorized("the Authorization header must be `Bearer <API key>`")
+        if bearer is not None and header is not None and bearer.credentials != header:
+            raise _unauthorized("two different API keys (Authorization and X-API-Key): send one")
         return bearer.credentials if bearer is not None else header
 
     async def api_key(
+        request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header: Annotated[str | None, Depends(_header)],
     ) -> None:
         if not required:
             return
-        key = presented(bearer, header)
+        key = presented(request, bearer, header)
         if key is None:
-            raise HTTPException(
-                401,
-                "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
-                headers={"WWW-Authenticate": "Bearer"},
+            raise _unauthorized(
+                "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
             )
         if not matches(key, api + admin):
-            raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+            raise _unauthorized("invalid API key")
 
     async def admin_key(
+        request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header: Annotated[str | None, Depends(_header)],
     ) -> None:
         if not required:
             return
-        await api_key(bearer, header)
+        await api_key(request, bearer, header)
         if not admin:
             raise HTTPException(
                 403, "admin routes are disabled: no admin key is configured (LEADSCORE_ADMIN_KEYS)"
             )
-        if not matches(presented(bearer, header) or "", admin):
+        if not matches(presented(request, bearer, header) or "", admin):
             raise HTTPException(403, "this route needs an admin key, not a scoring key")
 
     return api_key, admin_key
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 # -- request helpers ---------------------------------------------------------------------

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -32,3 +36,28 @@ def wait_until_ok(
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout:.0f}s:\n{output()}")
+
+
+@contextmanager
+def running_service(
+    env: dict[str, str], cwd: Path, ready: str = "/readyz", timeout: float = 120
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`leadscore serve` on a free loopback port with `env` (LEADSCORE_* settings); yields its
+    URL and process once `ready` answers 200, and stops it afterwards."""
+    port = free_port()
+    log = cwd / f"serve-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "leadscore", "serve", "--port", str(port)],
+            env=os.environ | env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ok(f"{url}{ready}", process, timeout, log.read_text)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
