@@ -175,16 +175,12 @@ def train(
     except RulesError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rules") from None
 
-    try:
-        if training_set is None:
-            result, settings, built = _train_from_data(data, settings, points_rules, started)
-        else:
-            result, settings, built = _train_on_file(
-                training_set, data, settings, points_rules, started
-            )
-    except ValueError as exc:  # too little data, too short a history, mismatched inputs
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    if training_set is None:
+        result, settings, built = _train_from_data(data, settings, points_rules, started)
+    else:
+        result, settings, built = _train_on_file(
+            training_set, data, settings, points_rules, started
+        )
     if result.report.audit is not None:
         echo_audit(result.report.audit)
     logged = publish(

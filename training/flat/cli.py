@@ -117,15 +117,10 @@ def run_flat(
 ) -> None:
     """Train on the export, print what the audit found and how the model measured, write the
     report (and the model directory), and register the model."""
-    from training.flat.table import FlatTableError
     from training.flat.train import log_flat, train_flat
-    from training.minimum_data import InsufficientDataError
 
     typer.echo(f"training on {export} ...")
-    try:
-        result = train_flat(export, config)
-    except (FlatTableError, InsufficientDataError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    result = train_flat(export, config)
     report, audit = result.report, result.report.audit
     typer.echo(
         f"{report.rows:,} leads, {report.positives:,} converted; "
