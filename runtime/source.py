@@ -63,10 +63,25 @@ class RegistrySettings(BaseSettings):
         """Where a new experiment stores artifacts (None: the tracking server decides)."""
         if self.artifact_location:
             return self.artifact_location
+        database = self.database()
+        return None if database is None else (database.resolve().parent / "mlartifacts").as_uri()
+
+    def database(self) -> Path | None:
+        """The file of a local SQLite store; None for a tracking server."""
         if self.tracking_uri.startswith(SQLITE_PREFIX):
-            database = Path(self.tracking_uri.removeprefix(SQLITE_PREFIX))
-            return (database.resolve().parent / "mlartifacts").as_uri()
+            return Path(self.tracking_uri.removeprefix(SQLITE_PREFIX))
         return None
+
+    def require_store(self) -> None:
+        """Refuse to read a local store that does not exist: MLflow would create an empty one
+        (a 1 MB mlflow.db) in whatever directory the command ran."""
+        database = self.database()
+        if database is not None and not database.exists():
+            raise LookupError(
+                f"no MLflow registry at {database.resolve()} ({_TRACKING_ENV}="
+                f"{self.tracking_uri}): train one with `leadscore quickstart` or `leadscore "
+                "train`, point MLFLOW_TRACKING_URI at yours, or pass --model DIR"
+            )
 
     def model_uri(self, alias_or_version: str | int) -> str:
         """`models:/<name>@alias` or `models:/<name>/<version>`."""
@@ -133,6 +148,7 @@ def load_model(uri_or_path: str | Path, settings: RegistrySettings | None = None
             f"no model at {text}: give models:/NAME@ALIAS, models:/NAME/VERSION, "
             "runs:/RUN_ID/model or a directory written by `leadscore models export`."
         )
+    settings.require_store()
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -190,6 +206,7 @@ def resolve_source(uri: str, settings: RegistrySettings | None = None) -> ModelS
     alias_match = _ALIAS_URI.match(uri)
     if alias_match:
         name, alias = alias_match["name"], alias_match["alias"]
+        settings.require_store()
         with quiet_mlflow(), tracking(settings) as client:
             version = get_alias(client, name, alias)
         if version is None:

@@ -7,7 +7,7 @@ command would pay for it at start-up.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -71,16 +71,13 @@ def list_command(name: ModelName = None) -> None:
 
 
 def _registry(name: str | None) -> RegistrySettings:
-    """The store from the environment; `name` (from --name) as the registered model."""
+    """The store from the environment, which must exist (these commands only read it); `name`
+    (from --name) as the registered model."""
     from runtime.source import RegistrySettings
 
-    return RegistrySettings(model_name=name) if name else RegistrySettings()
-
-
-def _fail(error: Exception) -> NoReturn:
-    """Say what went wrong and what to do (the message does), and exit with code 2."""
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(2)
+    settings = RegistrySettings(model_name=name) if name else RegistrySettings()
+    settings.require_store()
+    return settings
 
 
 def _report(result: PromotionResult) -> None:
@@ -114,18 +111,15 @@ def promote_command(
     `leadscore models promote --version OLD --force`.
     """
     from runtime.source import quiet_mlflow
-    from training.registry.promotion import PromotionError, promote
+    from training.registry.promotion import promote
 
     contract = None
     if data is not None:
         from features.contract.directory import read_contract_dir
 
         contract = read_contract_dir(data)
-    try:
-        with quiet_mlflow():
-            result = promote(_registry(name), version, force=force, data=contract)
-    except PromotionError as exc:
-        _fail(exc)
+    with quiet_mlflow():
+        result = promote(_registry(name), version, force=force, data=contract)
     _report(result)
 
 
@@ -133,13 +127,10 @@ def promote_command(
 def rollback_command(name: ModelName = None) -> None:
     """Point @champion back at the version the current champion replaced."""
     from runtime.source import quiet_mlflow
-    from training.registry.promotion import PromotionError, rollback
+    from training.registry.promotion import rollback
 
-    try:
-        with quiet_mlflow():
-            result = rollback(_registry(name))
-    except PromotionError as exc:
-        _fail(exc)
+    with quiet_mlflow():
+        result = rollback(_registry(name))
     typer.echo(result.summary())
 
 
@@ -161,9 +152,6 @@ def export_command(
 
     settings = _registry(name)
     uri = uri or settings.model_uri(CHAMPION)
-    try:
-        with quiet_mlflow():
-            path = export_model(uri, out, settings)
-    except (LookupError, FileNotFoundError) as exc:
-        _fail(exc)
+    with quiet_mlflow():
+        path = export_model(uri, out, settings)
     typer.echo(f"wrote {uri} to {path} (serve it with the path instead of a models:/ URI)")
