@@ -31,6 +31,10 @@ PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 # Bytes scanned at a time when locating CSV records: bounds memory on multi-GB files.
 _SCAN_CHUNK = 1 << 26
 _LF, _CR, _QUOTE = 10, 13, 34
+# Bytes the CSV reader parses at a time (pyarrow's default): no record may be longer.
+_BLOCK_BYTES = 1 << 20
+# Separators a CSV file may use instead of the one asked for (Excel writes ';' in some locales).
+_SEPARATORS = (",", ";", "\t", "|")
 
 
 class TableReadError(ValueError):
@@ -127,6 +131,7 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
     try:
         table = pacsv.read_csv(
             path,
+            read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
@@ -135,6 +140,8 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
             ),
         )
     except pa.ArrowInvalid as exc:
+        if "straddl" in str(exc):  # "straddling object": a record longer than a block
+            raise _too_long(path) from exc
         hint = (
             "save the file as UTF-8 (in Excel: 'CSV UTF-8')"
             if "UTF8" in str(exc)
@@ -153,14 +160,36 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
 def _csv_header(path: Path, delimiter: str) -> list[str]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader(f, delimiter=delimiter), None)
+            # Lines read at most a block at a time at a time: a file without line breaks is
+            # not read into memory whole just to find its header.
+            header = next(
+                csv.reader(iter(lambda: f.readline(_BLOCK_BYTES), ""), delimiter=delimiter), None
+            )
     except UnicodeDecodeError as exc:
         raise TableReadError(
             f"{path}: not UTF-8 text ({exc}); save the file as UTF-8 (in Excel: 'CSV UTF-8')"
         ) from exc
+    except csv.Error as exc:  # a header field beyond the csv module's size limit
+        raise _too_long(path) from exc
     if not header:
         raise TableReadError(f"{path}: empty file; the first line must name the columns")
+    other = [s for s in _SEPARATORS if s != delimiter and s in header[0]]
+    if len(header) == 1 and other:
+        raise TableReadError(
+            f"{path}: the header is one column, {header[0][:80]!r}, when split at "
+            f"{delimiter!r}: a {other[0]!r}-separated file? Save it {delimiter!r}-separated "
+            f"(or, for `leadscore data validate`, set `csv_delimiter: {other[0]!r}` in the "
+            "--mapping file)"
+        )
     return header
+
+
+def _too_long(path: Path) -> TableReadError:
+    return TableReadError(
+        f"{path}: a line is longer than the CSV reader's limit of {_BLOCK_BYTES:,} bytes: "
+        "likely not a CSV file, a file whose lines do not end in line breaks, or an unclosed "
+        "quote that runs on to the end; check the file is CSV with one record per line"
+    )
 
 
 def _record_lines(path: Path) -> np.ndarray:
