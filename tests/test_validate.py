@@ -332,8 +332,8 @@ def test_cli_names_an_unreadable_file(tmp_path):
 
     result = CliRunner().invoke(app, args)
 
-    assert result.exit_code == 1
-    assert "nope.csv: no such file" in result.output
+    assert result.exit_code == 2
+    assert "error: " in result.output and "nope.csv: no such file" in result.output
 
 
 @pytest.mark.parametrize(

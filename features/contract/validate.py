@@ -160,6 +160,17 @@ def validate(
             missing = [c for c in _REQUIRED[name] if c not in mapped.columns]
             if missing:
                 fatal.append(_missing_columns(name, mapped, missing, table_mapping.file_column))
+            elif name == "leads" and mapped.empty:
+                # Nothing would fail on it, and every later step would work on no leads.
+                fatal.append(
+                    _fatal(
+                        name,
+                        ProblemKind.EMPTY_TABLE,
+                        0,
+                        f"{sources.get(name, 'the leads table')} has a header but no rows: "
+                        "export the leads again (events and outcomes need their leads).",
+                    )
+                )
         # Positional index: checks align Series by index, which a user's index could break.
         used = (mapped if mapped is not None else frame).reset_index(drop=True)
         tables[name] = _Table(name, used, sources.get(name))

@@ -22,6 +22,7 @@ class ProblemKind(StrEnum):
     """Everything validation can find."""
 
     MISSING_COLUMNS = "missing_columns"
+    EMPTY_TABLE = "empty_table"
     BAD_MAPPING = "bad_mapping"
     MISSING_LEAD_ID = "missing_lead_id"
     MISSING_TIMESTAMP = "missing_timestamp"
@@ -174,13 +175,21 @@ class DataValidationError(ValueError):
 
     def __init__(self, report: ValidationReport) -> None:
         self.report = report
-        hint = (
-            "Fix the columns (or the mapping) as described above."
-            if report.of("fatal")
-            else "Fix these rows, or validate in quarantine mode to set them aside "
-            "(nothing is dropped silently)."
+        fatal = report.of("fatal")
+        # One line per failure: the fatal problems' own messages say what to change.
+        found = "; ".join(
+            f"{p.table}/{p.kind.value}: {_rows(p.count)}"
+            + (f" (e.g. {p.examples[0].location})" if p.examples else "")
+            + (f": {p.message}" if p.severity == "fatal" else "")
+            for p in fatal or report.of("error")
         )
-        super().__init__(f"data validation failed\n{report.summary()}\n{hint}")
+        hint = (
+            ""
+            if fatal
+            else " Fix these rows, or validate in quarantine mode to set them aside (nothing is "
+            "dropped silently); `leadscore data validate --report FILE.md` lists every problem."
+        )
+        super().__init__(f"data validation failed: {found}.{hint}")
 
 
 def _rows(n: int) -> str:
