@@ -23,6 +23,7 @@ from features.contract.schema import (
     OCCURRED_AT,
     OTHER_CODE,
 )
+from features.contract.tables import locations
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -67,11 +68,17 @@ class Journeys:
         """
         lead_ids = np.asarray(lead_ids)
         lead_index = pd.Index(lead_ids).get_indexer(events[LEAD_ID])
-        if (lead_index < 0).any():
-            unknown = events.loc[lead_index < 0, LEAD_ID].iloc[:5].tolist()
+        unknown = np.flatnonzero(lead_index < 0)
+        if len(unknown):
+            # Read by `read_table`, the rows are named by file:line.
+            shown = zip(
+                locations(events, unknown[:3]), events[LEAD_ID].iloc[unknown[:3]], strict=True
+            )
             raise ValueError(
-                f"{int((lead_index < 0).sum())} events belong to unknown leads (e.g. {unknown}); "
-                "run `leadscore data validate` to find and quarantine them."
+                f"{len(unknown)} events belong to leads that are not in the leads table (e.g. "
+                f"{', '.join(f'{where} lead {lead!r}' for where, lead in shown)}): give the "
+                "events of these leads only, or run `leadscore data validate` to find and "
+                "quarantine them."
             )
         return cls.from_arrays(
             lead_ids,

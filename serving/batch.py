@@ -9,11 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.contract.mapping import TimestampSettings
 from features.contract.schema import AS_OF, CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
-from features.contract.tables import SOURCE_COLUMNS, read_table, unique_ids
+from features.contract.tables import SOURCE_COLUMNS, locations, read_table, unique_ids
+from features.contract.timestamps import parse_timestamps
 from features.journeys import Journeys
 from runtime.methods import ReasonsMethod
 from runtime.model import Reasons, ScoringModel
+
+_EVENT_COLUMNS = [LEAD_ID, OCCURRED_AT, EVENT_TYPE]
+# Each value's layout guessed on its own, as a CRM export may mix them.
+_TIMES = TimestampSettings(format="mixed")
 
 
 def read_leads(path: Path, id_column: str = LEAD_ID, *, created_at: bool = True) -> pd.DataFrame:
@@ -24,18 +30,19 @@ def read_leads(path: Path, id_column: str = LEAD_ID, *, created_at: bool = True)
     """
     table = read_table(path)
     required = [id_column, *([CREATED_AT] if created_at else [])]
-    missing = [c for c in required if c not in table]
-    if missing:
-        columns = [c for c in table.columns if c not in SOURCE_COLUMNS]
-        raise ValueError(
-            f"{path} lacks the column(s) {missing}; its columns are {columns}. Name the id "
-            "column with --id-column; a model that reads journeys also needs created_at."
-        )
+    _require_columns(
+        table,
+        path,
+        required,
+        "name the id column with --id-column; a model that reads journeys also needs created_at",
+    )
+    if table.empty:
+        raise ValueError(f"{path} has a header but no rows: there are no leads to score")
     ids = unique_ids(table, id_column)
     leads = table.drop(columns=[*SOURCE_COLUMNS, LEAD_ID, id_column], errors="ignore")
     leads.insert(0, LEAD_ID, ids.astype(str).to_numpy())
     if created_at:
-        leads[CREATED_AT] = pd.to_datetime(leads[CREATED_AT], utc=True, format="mixed")
+        leads[CREATED_AT] = _utc(table, CREATED_AT, path)
     return leads
 
 
@@ -43,11 +50,44 @@ def read_journeys(path: Path, lead_ids: np.ndarray) -> Journeys:
     """The events of `lead_ids`; Parquet goes through DuckDB without a pandas frame."""
     path = Path(path)
     if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
-        return Journeys.from_parquet(path, lead_ids)
+        import duckdb
+
+        try:
+            return Journeys.from_parquet(path, lead_ids)
+        except duckdb.Error as exc:
+            raise ValueError(
+                f"{path}: cannot read the events ({str(exc).splitlines()[0]}); give a Parquet "
+                f"file or directory with the columns {_EVENT_COLUMNS}"
+            ) from exc
     events = read_table(path)
+    _require_columns(events, path, _EVENT_COLUMNS, "an events table needs all three")
     events[LEAD_ID] = events[LEAD_ID].astype(str)
-    events[OCCURRED_AT] = pd.to_datetime(events[OCCURRED_AT], utc=True, format="mixed")
-    return Journeys.from_frame(events[[LEAD_ID, OCCURRED_AT, EVENT_TYPE]], lead_ids)
+    events[OCCURRED_AT] = _utc(events, OCCURRED_AT, path)
+    return Journeys.from_frame(events, lead_ids)
+
+
+def _require_columns(table: pd.DataFrame, path: Path, required: list[str], hint: str) -> None:
+    missing = [c for c in required if c not in table]
+    if missing:
+        columns = [c for c in table.columns if c not in SOURCE_COLUMNS]
+        raise ValueError(f"{path} has no column(s) {missing} (columns read: {columns}); {hint}")
+
+
+def _utc(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """A timestamp column in UTC; empty or unreadable values are named by file:line."""
+    parsed = parse_timestamps(table[column], _TIMES)
+    bad = np.flatnonzero(parsed.missing | parsed.unparseable | parsed.out_of_range)
+    if len(bad):
+        shown = table[column].iloc[bad[:3]].fillna("")
+        examples = ", ".join(
+            f"{where} {value!r}"
+            for where, value in zip(locations(table, bad[:3]), shown, strict=True)
+        )
+        raise ValueError(
+            f"{path}: {len(bad)} row(s) with an empty or unreadable {column} (e.g. {examples}); "
+            "write times as ISO 8601, e.g. 2025-03-01T14:05:00Z, between 1970 and 2099"
+        )
+    return parsed.utc
 
 
 def score_leads(

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from runtime.methods import ReasonsMethod
 from serving.settings import DEFAULT_MODEL_URI
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def serve(
@@ -121,12 +125,9 @@ def score(
     started = time.perf_counter()
     scoring_model, source = load_source(model)
     uses_journeys = scoring_model.spec.pipeline.use_behaviour
-    try:
-        lead_table = read_leads(
-            leads, id_column or scoring_model.spec.metadata.id_column, created_at=uses_journeys
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--leads") from exc
+    lead_table = read_leads(
+        leads, id_column or scoring_model.spec.metadata.id_column, created_at=uses_journeys
+    )
     journeys = None
     if uses_journeys:
         if events is None:
@@ -137,19 +138,32 @@ def score(
     scores = score_leads(
         scoring_model, lead_table, journeys, when, reasons=reasons, method=reasons_method
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        if reasons:
-            scores["reasons"] = [orjson.dumps(r).decode() for r in scores["reasons"]]
-        scores.to_csv(out, index=False)
-    else:
-        scores.to_parquet(out, index=False)
+    if out.suffix.lower() == ".csv" and reasons:
+        scores["reasons"] = [orjson.dumps(r).decode() for r in scores["reasons"]]
+    _write_atomically(scores, out)
     tiers = scores["tier"].value_counts().to_dict()
     typer.echo(
         f"scored {len(scores):,} leads as of {when.isoformat()} with {source.name} "
         f"version {source.version or '-'} ({source.uri}) in {time.perf_counter() - started:.1f}s: "
         f"{tiers} -> {out}"
     )
+
+
+def _write_atomically(scores: pd.DataFrame, out: Path) -> None:
+    """Write CSV or Parquet into a temporary file beside `out`, then rename it: a failed write
+    leaves no half-written file, and the rename never crosses a file system."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(handle)
+    partial = Path(name)
+    try:
+        if out.suffix.lower() == ".csv":
+            scores.to_csv(partial, index=False)
+        else:
+            scores.to_parquet(partial, index=False)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _first_message(exc: Exception) -> str:
