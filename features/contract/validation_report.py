@@ -189,7 +189,7 @@ class DataValidationError(ValueError):
             else " Fix these rows, or validate in quarantine mode to set them aside (nothing is "
             "dropped silently); `leadscore data validate --report FILE.md` lists every problem."
         )
-        super().__init__(f"data validation failed: {found}.{hint}")
+        super().__init__(f"data validation failed: {found.rstrip('.')}.{hint}")
 
 
 def _rows(n: int) -> str:
