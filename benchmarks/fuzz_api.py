@@ -39,9 +39,9 @@ def main() -> int:
             "LEADSCORE_API_KEYS": "bench-scoring-key-7Hq2vXn9",
             "LEADSCORE_ADMIN_KEYS": ADMIN_KEY,
         }
-        with running_service(env, Path(tmp)) as (url, _):
+        with running_service(env, Path(tmp)) as service:
             started = time.perf_counter()
-            counts = fuzz_service(url, ADMIN_KEY, args.examples, args.seed)
+            counts = fuzz_service(service.url, ADMIN_KEY, args.examples, args.seed)
             elapsed = time.perf_counter() - started
     print(f"schemathesis, {args.examples} examples per route and mode, {elapsed:.0f} s:")
     print(f"  {counts.summary()}")

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -38,12 +39,21 @@ def wait_until_ok(
     raise AssertionError(f"{url} did not answer within {timeout:.0f}s:\n{output()}")
 
 
+@dataclass(frozen=True)
+class Service:
+    """A running `leadscore serve`: where it answers, its process, and the file of its output."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
 @contextmanager
 def running_service(
     env: dict[str, str], cwd: Path, ready: str = "/readyz", timeout: float = 120
-) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`leadscore serve` on a free loopback port with `env` (LEADSCORE_* settings); yields its
-    URL and process once `ready` answers 200, and stops it afterwards."""
+) -> Iterator[Service]:
+    """`leadscore serve` on a free loopback port with `env` (LEADSCORE_* settings), once
+    `ready` answers 200; stopped afterwards."""
     port = free_port()
     log = cwd / f"serve-{port}.log"
     with log.open("w") as out:
@@ -57,7 +67,7 @@ def running_service(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ok(f"{url}{ready}", process, timeout, log.read_text)
-        yield url, process
+        yield Service(url, process, log)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -25,8 +25,8 @@ def test_generated_requests_get_no_5xx_and_documented_answers(tmp_path: Path):
         "LEADSCORE_API_KEYS": "fuzz-scoring-key-7Hq2vXn9",
         "LEADSCORE_ADMIN_KEYS": ADMIN_KEY,
     }
-    with running_service(env, tmp_path) as (url, _):
-        counts = fuzz_service(url, ADMIN_KEY, max_examples=EXAMPLES)
+    with running_service(env, tmp_path) as service:
+        counts = fuzz_service(service.url, ADMIN_KEY, max_examples=EXAMPLES)
     assert counts.server_errors == 0, counts.failures
     assert counts.violations == 0, counts.failures
     # The run reached every outcome worth reaching: scored leads and refused ones.
