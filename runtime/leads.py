@@ -17,13 +17,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 from typing_extensions import TypedDict
 
 from features.contract.schema import EVENT_TYPES
@@ -78,7 +81,40 @@ def _one_error_per_attribute(value: object, handler: ValidatorFunctionWrapHandle
         ) from None
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+class IsoTimestamp:
+    """A timestamp that JSON must send as an ISO 8601 string with a date and a time.
+
+    pydantic alone would also read JSON numbers, and strings of digits such as "0", as seconds
+    since 1970. The check is a pattern on the string followed by pydantic's datetime parser,
+    both compiled (no Python call per event). Python callers (the MLflow pyfunc's frames) may
+    pass datetimes and strings as pydantic reads them.
+    """
+
+    _ISO_STRING = core_schema.custom_error_schema(
+        core_schema.str_schema(pattern=r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d"),
+        custom_error_type="timestamp_format",
+        custom_error_message="should be an ISO 8601 string with a date and a time, e.g. "
+        "2025-03-10T08:05:00Z (not a number)",
+    )
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.chain_schema([cls._ISO_STRING, core_schema.datetime_schema()]),
+            python_schema=core_schema.datetime_schema(),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "format": "date-time"}
+
+
+Timestamp = Annotated[datetime, IsoTimestamp]
+UtcDatetime = Annotated[datetime, IsoTimestamp, AfterValidator(as_utc)]
 AttributeValue = (
     Annotated[str, Field(max_length=MAX_VALUE_LENGTH)]
     | bool
@@ -130,7 +166,7 @@ class EventIn(TypedDict):
         ),
     ]
     occurred_at: Annotated[
-        datetime,
+        Timestamp,
         Field(
             description="When it happened (ISO 8601). Without a zone it is read as UTC.",
             examples=["2025-03-10T08:05:00Z"],

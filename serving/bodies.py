@@ -61,8 +61,7 @@ async def json_body(request: Request) -> bytes:
 def parse_lead(body: bytes, limits: dict[str, int]) -> LeadIn:
     """One lead; raises `BodyRefused` naming the fields at fault."""
     try:
-        # Strict: a timestamp must be a string (not seconds since 1970), a number a number.
-        return LeadIn.model_validate_json(body, strict=True, context=limits)
+        return LeadIn.model_validate_json(body, context=limits)
     except ValidationError as exc:
         raise BodyRefused(422, field_errors(exc, ("body",))) from None
 
@@ -76,7 +75,7 @@ def parse_batch(
     a bad `as_of`): one bad lead must not fail the others.
     """
     try:
-        batch = BatchRequest.model_validate_json(body, strict=True, context=limits)
+        batch = BatchRequest.model_validate_json(body, context=limits)
         return list(batch.leads), batch.as_of
     except ValidationError as exc:
         errors = field_errors(exc, ("body",))
@@ -84,7 +83,7 @@ def parse_batch(
             raise BodyRefused(422, errors) from None
     # Only some leads are bad: validate each on its own, keep the good ones.
     try:
-        envelope = BatchEnvelope.model_validate_json(body, strict=True, context=limits)
+        envelope = BatchEnvelope.model_validate_json(body, context=limits)
     except ValidationError as exc:
         raise BodyRefused(422, field_errors(exc, ("body",))) from None
     return [_lead_or_refusal(item, limits) for item in envelope.leads], envelope.as_of
@@ -106,9 +105,9 @@ def _in_a_lead(error: FieldError) -> bool:
 
 def _lead_or_refusal(item: Any, limits: dict[str, int]) -> LeadIn | Refused:
     try:
-        # Back to JSON text, so the lead is read exactly as in a batch of good leads (strict
-        # JSON rules: timestamps as strings). json, not orjson: it writes integers of any size.
-        return LeadIn.model_validate_json(json.dumps(item), strict=True, context=limits)
+        # Back to JSON text, so the lead is read exactly as in a batch of good leads (JSON
+        # rules: timestamps as strings). json, not orjson: it writes integers of any size.
+        return LeadIn.model_validate_json(json.dumps(item), context=limits)
     except ValidationError as exc:
         lead_id = item.get("lead_id") if isinstance(item, dict) else None
         return Refused(
