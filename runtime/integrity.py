@@ -153,10 +153,10 @@ def _mismatch(size: int, saved: int) -> str:
 
 def _check_booster(data: bytes, feature_names: Sequence[str]) -> None:
     header, trees_start = _header(data)
-    sizes = _ints(header, "tree_sizes", "the header")
+    sizes = _ints(header, "tree_sizes", "header")
     if not sizes or min(sizes) <= 0:
         raise _Malformed(f"has no trees, or tree_sizes {header['tree_sizes'][:40]!r} is damaged")
-    n_features = _int(header, "max_feature_idx", "the header") + 1
+    n_features = _int(header, "max_feature_idx", "header") + 1
     _check_features(header["feature_names"].decode("utf-8").split(" "), n_features, feature_names)
     trees_end = _check_trees(data, trees_start, sizes, n_features)
     _check_tail(data, trees_end, len(sizes))
@@ -164,12 +164,14 @@ def _check_booster(data: bytes, feature_names: Sequence[str]) -> None:
 
 def _header(data: bytes) -> tuple[dict[str, bytes], int]:
     """The header's fields, and where the first tree starts."""
+    if not data:
+        raise _Malformed("is empty")
     if not data.startswith(b"tree\n"):
         raise _Malformed("is not a LightGBM text model (its first line is not 'tree')")
     end = data.find(b"\n\n")
     if end < 0:
         raise _Malformed(f"is truncated: its {len(data):,} bytes end inside the header")
-    fields = _fields(data[len(b"tree\n") : end].split(b"\n"), "the header")
+    fields = _fields(data[len(b"tree\n") : end].split(b"\n"), "header")
     missing = [key for key in _HEADER_KEYS if key not in fields]
     if missing:
         raise _Malformed(f"lacks header fields {', '.join(missing)}")
@@ -313,16 +315,24 @@ def _check_tail(data: bytes, offset: int, n_trees: int) -> None:
                 f"{marker.strip().decode()!r}, after its {n_trees} trees"
             )
     last_line = data[position + 1 :]
-    # The Python package ends the file with this line and a newline; it must parse as JSON.
-    try:
-        complete = last_line.endswith(b"\n") and last_line.count(b"\n") == 1
-        json.loads(last_line.partition(b":")[2])
-    except ValueError:
-        complete = False
-    if not complete:
+    # The Python package ends the file with this line and a newline: a cut one lacks the
+    # newline, or its JSON does not parse.
+    if (
+        last_line.count(b"\n") != 1
+        or not last_line.endswith(b"\n")
+        or not _is_json(last_line.partition(b":")[2])
+    ):
         raise _Malformed(
             f"is truncated: its {len(data):,} bytes end inside its last line, {last_line[:40]!r}"
         )
+
+
+def _is_json(text: bytes) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _fields(lines: Sequence[bytes], where: str) -> dict[str, bytes]:

@@ -244,7 +244,8 @@ class ScoringModel:
         try:
             booster = lgb.Booster(model_str=text)
         except lgb.basic.LightGBMError as exc:
+            reason = " ".join(str(exc).split())  # the error is one line
             raise ArtifactError.in_file(
-                directory, BOOSTER_FILE, f"is refused by LightGBM ({exc})"
+                directory, BOOSTER_FILE, f"is refused by LightGBM ({reason})"
             ) from exc
         return cls(spec, booster)
