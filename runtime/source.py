@@ -22,7 +22,7 @@ import yaml
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runtime.artifact import MODEL_FILE
+from runtime.artifact import MODEL_FILE, ArtifactError
 from runtime.model import ScoringModel
 
 if TYPE_CHECKING:
@@ -160,7 +160,11 @@ def load_model(uri_or_path: str | Path, settings: RegistrySettings | None = None
                 f"cannot load {text} from {settings.tracking_uri}: {exc.message} "
                 "(see `leadscore models list` for the versions and aliases there)"
             ) from exc
-        return _load_dir(Path(downloaded))
+        try:
+            return _load_dir(Path(downloaded))
+        except ArtifactError as exc:
+            # Name the model as the user did, not the temporary folder it was downloaded to.
+            raise ArtifactError(str(exc).replace(str(Path(downloaded)), text)) from None
 
 
 def _load_dir(directory: Path) -> ScoringModel:

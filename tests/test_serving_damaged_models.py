@@ -223,3 +223,19 @@ def test_score_refuses_a_damaged_model_with_one_line(
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert BLAMED[name] in lines[0] and str(model) in lines[0], lines[0]
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_promote_refuses_a_damaged_version_even_with_force(registry: Registry):
+    registry.damage("booster-cut-40%")
+    registry.point_champion(registry.good)
+    args = ["models", "promote", "--name", NAME, "--version", str(registry.bad), "--force"]
+    result = CliRunner().invoke(
+        app, args, env={"MLFLOW_TRACKING_URI": registry.settings.tracking_uri}
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"booster.txt in models:/{NAME}/{registry.bad}" in lines[0]
+    with tracking(registry.settings) as client:
+        assert client.get_registered_model(NAME).aliases["champion"] == registry.good

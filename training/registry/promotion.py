@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from features.contract.directory import ContractData
 from features.contract.schema import AS_OF, LABEL, LEAD_ID
+from runtime.artifact import ArtifactError
 from runtime.model import ScoringModel
 from runtime.source import RegistrySettings, get_alias, load_model, tracking
 from training.evaluate import Metrics, evaluate
@@ -156,6 +157,9 @@ def promote(
     with tracking(settings) as client:
         candidate_v = _candidate(client, settings, version)
         candidate = int(candidate_v.version)
+        # Whatever follows, even --force, the candidate must load: the service would refuse a
+        # damaged artifact, and @champion must never point at one.
+        candidate_model = load_model(settings.model_uri(candidate), settings)
         champion_v = get_alias(client, name, CHAMPION)
         if champion_v is None:
             _move_champion(client, name, candidate, None, "first model: no champion yet")
@@ -179,10 +183,7 @@ def promote(
         try:
             rows = _evaluation_rows(candidate_v, settings)
             ours, theirs, notes = head_to_head(
-                load_model(settings.model_uri(candidate), settings),
-                load_model(settings.model_uri(before), settings),
-                rows,
-                data,
+                candidate_model, _load_champion(settings, before), rows, data
             )
         except PromotionError as exc:
             if not force:
@@ -210,6 +211,17 @@ def promote(
             scores=scores,
             notes=notes,
         )
+
+
+def _load_champion(settings: RegistrySettings, version: int) -> ScoringModel:
+    """The champion to compare with; a damaged one cannot be compared (--force replaces it)."""
+    try:
+        return load_model(settings.model_uri(version), settings)
+    except ArtifactError as exc:
+        raise PromotionError(
+            f"the champion, version {version}, cannot be loaded ({exc}): promote with --force "
+            "to replace it"
+        ) from exc
 
 
 def _evaluation_rows(version: ModelVersion, settings: RegistrySettings) -> pd.DataFrame:
