@@ -120,6 +120,12 @@ CASES = {
         {"crm.csv": b"Lead ID;Converted;Source\n1;yes;web\n2;no;ads\n"},
         ("crm.csv", "';'-separated"),
     ),
+    "train --flat: header-only export": Case(
+        ("train", "--flat", "crm.csv", "--id-column", "Lead ID", "--target-column", "Converted",
+         "--out", "report"),
+        {"crm.csv": b"Lead ID,Converted,Source\n"},
+        ("crm.csv", "no rows with a value in 'Converted'"),
+    ),
     "train --data: not a contract directory": Case(
         ("train", "--data", "nowhere", "--out", "report"), {}, ("nowhere", "leadscore data synth"),
     ),

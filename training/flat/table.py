@@ -88,6 +88,11 @@ def read_flat_table(path: Path, config: FlatTableConfig) -> FlatTable:
 
     target = table[config.target_column].astype("string").str.strip()
     has_target = target.notna() & (target != "")
+    if not has_target.any():
+        raise FlatTableError(
+            f"{path} has no rows with a value in {config.target_column!r} "
+            f"({len(table):,} rows in all): export the leads with their outcome."
+        )
     table, target = table[has_target.to_numpy()], target[has_target]
     label = (target.str.lower() == config.positive_value.strip().lower()).to_numpy(np.int8)
     if label.sum() == 0 or label.sum() == len(label):
