@@ -112,15 +112,6 @@ class ArtifactSpec(BaseModel):
     metadata: ModelMetadata
 
 
-def read_spec(directory: Path) -> ArtifactSpec:
-    """The `model.json` of an artifact directory, checked for this code's format (unverified:
-    `ScoringModel.load` checks it against its checksum first)."""
-    spec_file = Path(directory) / MODEL_FILE
-    if not spec_file.exists():
-        raise no_model(directory)
-    return parse_spec(spec_file.read_bytes(), directory)
-
-
 def parse_spec(data: bytes, directory: Path) -> ArtifactSpec:
     """The `model.json` of `directory` from its bytes, checked for this code's format."""
     try:

@@ -83,7 +83,7 @@ def read_verified(directory: Path) -> dict[str, bytes]:
     """The bytes of `booster.txt` and `model.json`, each read once and matched to its sha256.
 
     Raises `ArtifactError` for a missing or unreadable manifest, a missing file or a mismatch;
-    `FileNotFoundError` (as `read_spec` does) when the directory holds no artifact at all.
+    `FileNotFoundError` when the directory holds no artifact at all (a wrong path, not damage).
     """
     checksums = _read_checksums(directory)
     files = {}

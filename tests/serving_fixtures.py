@@ -115,7 +115,12 @@ def make_model(seed: int = 0, n_leads: int = 3000, rounds: int = 60) -> ScoringM
             "seed": seed,
             "num_threads": 1,
         },
-        lgb.Dataset(matrix, label, categorical_feature=categorical),
+        lgb.Dataset(
+            matrix,
+            label,
+            feature_name=list(encoder.feature_names),
+            categorical_feature=categorical,
+        ),
         num_boost_round=rounds,
     )
     probability = 1 / (1 + np.exp(-booster.predict(matrix, raw_score=True)))

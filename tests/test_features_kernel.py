@@ -229,7 +229,9 @@ def test_unknown_leads_in_events_are_refused_not_dropped(tmp_path):
             "event_type": ["blog_page_view", "demo_request"],
         }
     )
-    with pytest.raises(ValueError, match="1 events belong to unknown leads"):
+    with pytest.raises(
+        ValueError, match="1 events belong to leads that are not in the leads table"
+    ):
         Journeys.from_frame(events, ["a"])
     events.to_parquet(tmp_path / "events.parquet")
     with pytest.raises(ValueError, match=r"1 events in .* belong to unknown leads"):

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from features.contract.directory import ContractData, read_contract_dir
 from features.points import PointsRules
-from runtime.artifact import MODEL_FILE
+from runtime.artifact import CHECKSUMS_FILE
 from runtime.model import ScoringModel
 
 DEMO_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -130,7 +130,9 @@ def train_demo(directory: Path, leads: int, seed: int) -> Path:
     directory = Path(directory)
     marker = directory / _DEMO_MARKER
     wanted = {"leads": leads, "seed": seed}
-    done = (directory / "model" / MODEL_FILE).exists() and marker.exists()
+    # The manifest is written last: a model saved by an older version (without one) or by a
+    # save that did not finish is trained again.
+    done = (directory / "model" / CHECKSUMS_FILE).exists() and marker.exists()
     if done and json.loads(marker.read_text()) == wanted:
         return directory
     summary = generate(directory / "data", leads, seed, DEMO_START)
