@@ -90,6 +90,13 @@ def _utc(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
     return parsed.utc
 
 
+def unusable_columns(model: ScoringModel, leads: pd.DataFrame) -> list[str]:
+    """Columns the model reads that `leads` lacks or leaves empty in every row: every lead is
+    scored as if those values were unknown, which quietly drags scores towards nurture."""
+    sources = model.spec.pipeline.attributes.sources
+    return [c for c in sources if c not in leads or leads[c].isna().all()]
+
+
 def score_leads(
     model: ScoringModel,
     leads: pd.DataFrame,

@@ -18,6 +18,8 @@ from serving.settings import DEFAULT_MODEL_URI
 if TYPE_CHECKING:
     import pandas as pd
 
+    from runtime.model import ScoringModel
+
 
 def serve(
     host: Annotated[
@@ -115,6 +117,13 @@ def score(
     reasons_method: Annotated[
         ReasonsMethod, typer.Option(help="path (fast) or shap (exact TreeSHAP, slower).")
     ] = ReasonsMethod.PATH,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Refuse a leads table that lacks (or leaves empty) a column the model uses, "
+            "instead of warning and scoring those values as unknown."
+        ),
+    ] = False,
 ) -> None:
     """Score a table of leads with the same model and code as the service."""
     import orjson
@@ -128,6 +137,7 @@ def score(
     lead_table = read_leads(
         leads, id_column or scoring_model.spec.metadata.id_column, created_at=uses_journeys
     )
+    _check_columns(scoring_model, lead_table, leads, strict)
     journeys = None
     if uses_journeys:
         if events is None:
@@ -147,6 +157,22 @@ def score(
         f"version {source.version or '-'} ({source.uri}) in {time.perf_counter() - started:.1f}s: "
         f"{tiers} -> {out}"
     )
+
+
+def _check_columns(model: ScoringModel, table: pd.DataFrame, path: Path, strict: bool) -> None:
+    """Warn (or, with --strict, refuse) when the model's columns are missing or all empty."""
+    from serving.batch import unusable_columns
+
+    unusable = unusable_columns(model, table)
+    if not unusable:
+        return
+    what = (
+        f"{path} lacks or leaves empty {len(unusable)} column(s) the model uses ({unusable}): "
+        f"all {len(table):,} leads are scored as if those values were unknown"
+    )
+    if strict:
+        raise ValueError(f"{what}; add the columns (names as in training), or drop --strict")
+    typer.echo(f"warning: {what}; add them, or pass --strict to refuse such a file", err=True)
 
 
 def _write_atomically(scores: pd.DataFrame, out: Path) -> None:

@@ -79,3 +79,32 @@ def test_score_names_the_rows_of_a_repeated_or_missing_id(tmp_path):
 
     result = CliRunner().invoke(app, [*args, "--id-column", "Prospect ID"], env=NO_KEYS)
     assert result.exit_code == 2 and "--id-column" in result.output
+
+
+def test_score_warns_of_model_columns_the_file_lacks_and_strict_refuses(tmp_path):
+    model_dir = make_model(seed=4, n_leads=600, rounds=5).save(tmp_path / "model")
+    leads = tmp_path / "leads.csv"
+    # No email or industry column, and employee_count empty in every row.
+    leads.write_text(
+        "lead_id,created_at,job_title,employee_count\n"
+        "L1,2025-05-01T00:00:00Z,CEO,\nL2,2025-05-02T00:00:00Z,Student,\n"
+    )
+    events = tmp_path / "events.csv"
+    events.write_text("lead_id,occurred_at,event_type\nL1,2025-05-20T10:00:00Z,demo_request\n")
+    out = tmp_path / "scores.csv"
+    args = ["score", "--leads", leads, "--events", events, "--model", model_dir, "--out", out]
+    result = CliRunner().invoke(app, [*map(str, args), "--as-of", "2025-06-01"], env=NO_KEYS)
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert "3 column(s) the model uses" in warning
+    assert all(c in warning for c in ("'email'", "'industry'", "'employee_count'"))
+    assert "all 2 leads are scored as if those values were unknown" in warning
+    assert len(pd.read_csv(out)) == 2
+
+    out.unlink()
+    result = CliRunner().invoke(
+        app, [*map(str, args), "--as-of", "2025-06-01", "--strict"], env=NO_KEYS
+    )
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "drop --strict" in result.stderr
+    assert not out.exists()
