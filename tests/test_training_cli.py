@@ -6,15 +6,17 @@ import json
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from features.contract.schema import LEAD_ID
+from features.contract.schema import AS_OF, LEAD_ID
 from leadscore import app
 from runtime.model import ScoringModel
 from tests import training_data
 from training.audit.leakage import KEEP_OPTION
-from training.minimum_data import InsufficientDataError
-from training.train import train_model
+from training.minimum_data import AUTO_SPLIT_OPTION, InsufficientDataError
+from training.split import SplitConfig, time_split
+from training.train import split_by_time, train_model
 from training.tune import TuneConfig, tune_params
 
 runner = CliRunner()
@@ -78,7 +80,7 @@ def test_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--training-set", "--data", "--rules", "--out", "--export", "--config"):
         assert option in result.output
-    for option in ("--force", "--tune", "--tune-trials", KEEP_OPTION):
+    for option in ("--force", "--tune", "--tune-trials", KEEP_OPTION, AUTO_SPLIT_OPTION):
         assert option in result.output
 
 
@@ -91,6 +93,9 @@ def test_too_little_data_names_what_is_missing_and_the_way_out(tmp_path):
     message = str(error.value)
     assert "the train slice has" in message and "at least 100 are needed" in message
     assert "the test slice has" in message and "--force" in message
+    # The slices' dates and counts, and no split of a quarter of the leads would do.
+    assert "Slices: train 20" in message and "conversions; calibration 20" in message
+    assert "No split of this data leaves enough" in message
 
     forced = train_model(
         few, built.pipeline, training_data.config().model_copy(update={"force": True})
@@ -130,3 +135,35 @@ def test_tuning_searches_only_the_train_slice_and_keeps_the_defaults_if_best(mon
     assert tuning.best_valid_auc >= tuning.default_valid_auc
     lightgbm = result.model.spec.metadata.params["lightgbm"]
     assert lightgbm["num_leaves"] == tuning.best_params["num_leaves"]
+
+
+def test_a_split_that_leaves_too_few_conversions_names_one_that_works_and_auto_split_takes_it():
+    built = training_data.training_set()
+    config = training_data.config()
+    split = time_split(built.frame, config.split, config.training_set.horizon_days)
+    # Ask the train slice for one conversion more than the default shares give it.
+    have = split.summary.train.positives + split.summary.valid.positives
+    needs = config.model_copy(update={"min_train_positives": have + 1})
+    with pytest.raises(InsufficientDataError) as error:
+        split_by_time(built.frame, needs)
+    message = str(error.value)
+    assert f"the train slice has {have} conversions; at least {have + 1}" in message
+    assert "A split that leaves enough: train_share 0." in message
+    assert f"pass {AUTO_SPLIT_OPTION} to use it" in message
+
+    chosen = split_by_time(built.frame, needs.model_copy(update={"auto_split": True}))
+    summary = chosen.split.summary
+    assert summary.train.positives + summary.valid.positives >= have + 1
+    assert summary.calibration.positives >= 30 and summary.test.positives >= 30
+    assert chosen.warnings and chosen.warnings[0].startswith(f"split chosen by {AUTO_SPLIT_OPTION}")
+
+
+def test_split_boundaries_can_be_dates():
+    built = training_data.training_set()
+    as_of = built.frame[AS_OF]
+    cal, test = as_of.quantile(0.5), as_of.quantile(0.75)
+    config = SplitConfig(calibration_start=cal.to_pydatetime(), test_start=test.to_pydatetime())
+    split = time_split(built.frame, config, 90)
+    assert split.summary.calibration_start == cal and split.summary.test_start == test
+    with pytest.raises(ValidationError, match="set both calibration_start and test_start"):
+        SplitConfig(calibration_start=cal.to_pydatetime())

@@ -103,6 +103,14 @@ def train(
             help="Train even if the data fails the minimum-data check; the report says so.",
         ),
     ] = False,
+    auto_split: Annotated[
+        bool,
+        typer.Option(
+            "--auto-split",  # training.minimum_data.AUTO_SPLIT_OPTION (the help test pins it)
+            help="If the split leaves a slice too few conversions, use the split by shares "
+            "that leaves every slice enough (the purge gaps stay one horizon), and say so.",
+        ),
+    ] = False,
     tune: Annotated[
         bool,
         typer.Option(
@@ -163,7 +171,11 @@ def train(
         raise typer.BadParameter("give --training-set FILE, --data DIR, or both")
     started = time.perf_counter()
     settings = load_config(config)
-    updates = {"force": settings.force or force, "name": name or settings.name}
+    updates = {
+        "force": settings.force or force,
+        "auto_split": settings.auto_split or auto_split,
+        "name": name or settings.name,
+    }
     if tune or tune_trials:
         tune_updates = {"enabled": True} | ({"trials": tune_trials} if tune_trials else {})
         updates["tune"] = settings.tune.model_copy(update=tune_updates)

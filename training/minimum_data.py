@@ -1,53 +1,70 @@
-"""The minimum-data check: refuse to train (or to claim a measurement) on too little data."""
+"""The minimum-data check: refuse to train (or to claim a measurement) on too little data, and
+say what would work instead of leaving the user to trial and error."""
 
 from __future__ import annotations
 
-from training.split import SplitSummary
+from training.split import SplitConfig, SplitSummary
+
+AUTO_SPLIT_OPTION = "--auto-split"
 
 
 class InsufficientDataError(ValueError):
     """Too few conversions to train or to measure; the message says what is missing."""
 
 
-def check_minimum_data(
-    summary: SplitSummary,
-    *,
-    min_train_positives: int,
-    min_calibration_positives: int,
-    min_test_positives: int,
-    force: bool,
-) -> list[str]:
-    """Problems with the slices' sizes; raises unless `force`, then returns them as warnings."""
-    needs = (
-        (
-            "train",
-            summary.train.positives + summary.valid.positives,
-            min_train_positives,
-            "to learn from",
-        ),
+def shortfalls(summary: SplitSummary, needs: tuple[int, int, int]) -> list[str]:
+    """What each slice lacks, given the conversions (train, calibration, test) it needs."""
+    train, calibration, test = needs
+    slices = (
+        ("train", summary.train.positives + summary.valid.positives, train, "to learn from"),
         (
             "calibration",
             summary.calibration.positives,
-            min_calibration_positives,
+            calibration,
             "to calibrate probabilities and place tier thresholds",
         ),
-        ("test", summary.test.positives, min_test_positives, "to measure the model"),
+        ("test", summary.test.positives, test, "to measure the model"),
     )
     problems = [
         f"the {name} slice has {have} conversions; at least {need} are needed {why}"
-        for name, have, need, why in needs
+        for name, have, need, why in slices
         if have < need
     ]
     if summary.valid.positives == 0:
         problems.append(
             "the latest part of the train slice (used for early stopping) has no conversions"
         )
-    if problems and not force:
-        raise InsufficientDataError(
-            "Not enough data to train and measure a model honestly: "
-            + "; ".join(problems)
-            + ". Add history (more leads or a longer period), use a shorter horizon or an "
-            "earlier target milestone (e.g. --target sql when building the training set), "
-            "or pass --force to train anyway: the report will then carry this warning."
+    return problems
+
+
+def refuse_or_warn(
+    summary: SplitSummary,
+    problems: list[str],
+    feasible: tuple[SplitConfig, tuple[int, int, int]] | None,
+    *,
+    force: bool,
+) -> list[str]:
+    """Raise `InsufficientDataError` naming the slices' dates and counts and what would work;
+    with `force`, return the problems as warnings instead."""
+    if force:
+        return [f"forced despite too little data: {p}" for p in problems]
+    if feasible is not None:
+        config, (train, calibration, test) = feasible
+        way_out = (
+            f"A split that leaves enough: {config.describe()} ({train} / {calibration} / "
+            f"{test} conversions): pass {AUTO_SPLIT_OPTION} to use it, or set it under `split:` "
+            "in --config"
         )
-    return [f"forced despite too little data: {p}" for p in problems]
+    else:
+        way_out = (
+            "No split of this data leaves enough in every slice with "
+            f"{summary.horizon_days:g}-day purge gaps: add history (more leads or a longer "
+            "period), or use a shorter horizon or an earlier target milestone when building "
+            "the training set (--horizon-days, --target sql)"
+        )
+    raise InsufficientDataError(
+        "Not enough data to train and measure a model honestly: "
+        + "; ".join(problems)
+        + f". Slices: {summary.describe()}. {way_out}; or pass --force to train anyway "
+        "(the console and the report then carry this warning)."
+    )

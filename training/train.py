@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from features.contract.directory import ContractData, read_contract_dir
 from features.contract.schema import AS_OF, LABEL, LEAD_ID
+from features.contract.validation_report import no_events_notice
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
 from features.points import TIERS as POINTS_TIERS
@@ -38,12 +39,12 @@ from training.evaluate import Metrics, decile_table, evaluate, reliability_table
 from training.fit import BoosterParams, gain_importance
 from training.learn import LearnedBooster, learn_booster
 from training.method_comparison import MethodRow, compare_scores
-from training.minimum_data import check_minimum_data
+from training.minimum_data import AUTO_SPLIT_OPTION, refuse_or_warn, shortfalls
 from training.package import metric_values, package_model, score_percentiles, with_metadata
 from training.plots import report_figures
 from training.provenance import code_version, frame_fingerprint
 from training.report import METHOD_KEYS, MODEL, ORACLE, POINTS, TrainReport, write_report
-from training.split import SliceSummary, SplitConfig, TimeSplit, time_split
+from training.split import SliceSummary, SplitConfig, TimeSplit, feasible_split, time_split
 from training.tiers import (
     TierPolicy,
     TierRow,
@@ -84,6 +85,11 @@ class TrainConfig(BaseModel):
     min_calibration_positives: int = Field(30, ge=1)
     min_test_positives: int = Field(30, ge=1)
     force: bool = Field(False, description="Train even when the minimum-data check fails.")
+    auto_split: bool = Field(
+        False,
+        description="When the split leaves a slice too few conversions, use the split by shares "
+        "that leaves every slice enough (purge gaps unchanged), and say so.",
+    )
     audit: AuditConfig = Field(
         default_factory=AuditConfig,
         description="Leakage audit of the features: flagged ones are left out unless kept.",
@@ -128,9 +134,11 @@ def train_from_directory(
     progress: Progress | None = None,
 ) -> TrainedFromData:
     """Build the training set of a contract directory and train on it, beside the
-    hand-weighted points (`rules`, default: the shipped ones) and, when the directory holds
-    one, the oracle."""
+    hand-weighted points (`rules`, default: the shipped ones, each fit rule only where the
+    leads have its column) and, when the directory holds one, the oracle. The report says
+    which rules were left out, and what a model without events cannot learn."""
     contract = read_contract_dir(data_dir)
+    usable = (rules or PointsRules.default()).usable_with(contract.leads.columns)
     run = progress.run if progress is not None else _run_quietly
     built = run(
         "build the point-in-time training set",
@@ -148,12 +156,20 @@ def train_from_directory(
             built.frame,
             built.pipeline,
             config,
-            rules=rules or PointsRules.default(),
+            rules=usable.rules,
             journeys=contract.journeys,
             leads=contract.leads,
             oracle=contract.oracle,
         ),
         lambda r: f"test ROC AUC {r.report.test.roc_auc:.3f}, ECE {r.report.test.ece:.4f}",
+    )
+    # A model without events looks as if it learned behaviour: say it did not, loudly.
+    no_events = [] if contract.journeys.times.size else [no_events_notice()]
+    result.report = result.report.model_copy(
+        update={
+            "comparison_notes": result.report.comparison_notes + usable.skipped,
+            "warnings": no_events + result.report.warnings,
+        }
     )
     return TrainedFromData(result=result, training_set=built, contract=contract)
 
@@ -266,15 +282,27 @@ class Slices:
 
 
 def split_by_time(frame: pd.DataFrame, config: TrainConfig) -> Slices:
-    """Split by time and refuse (unless forced) when a slice has too few conversions."""
-    split = time_split(frame, config.split, config.training_set.horizon_days)
-    warnings = check_minimum_data(
-        split.summary,
-        min_train_positives=config.min_train_positives,
-        min_calibration_positives=config.min_calibration_positives,
-        min_test_positives=config.min_test_positives,
-        force=config.force,
+    """Split by time; when a slice has too few conversions, take a split that leaves enough
+    (with `auto_split`), or refuse naming one (unless forced)."""
+    horizon = config.training_set.horizon_days
+    split = time_split(frame, config.split, horizon)
+    needs = (
+        config.min_train_positives,
+        config.min_calibration_positives,
+        config.min_test_positives,
     )
+    warnings: list[str] = []
+    problems = shortfalls(split.summary, needs)
+    if problems:
+        feasible = feasible_split(frame, horizon, needs)
+        if config.auto_split and feasible is not None:
+            split = time_split(frame, feasible[0], horizon)
+            warnings = [
+                f"split chosen by {AUTO_SPLIT_OPTION} ({feasible[0].describe()}) because the "
+                f"configured one left too few conversions: {'; '.join(problems)}"
+            ]
+        else:
+            warnings = refuse_or_warn(split.summary, problems, feasible, force=config.force)
     return Slices(
         split=split,
         train=frame.iloc[split.train],
