@@ -33,7 +33,8 @@ def build(
         Path | None, typer.Option(help="Raw leads table (CSV/Parquet); validated first.")
     ] = None,
     events: Annotated[
-        Path | None, typer.Option(help="Raw events table (CSV/Parquet); validated first.")
+        Path | None,
+        typer.Option(help="Raw events table (CSV/Parquet); validated first. Optional."),
     ] = None,
     outcomes: Annotated[
         Path | None, typer.Option(help="Raw outcomes table (CSV/Parquet); validated first.")
@@ -78,7 +79,7 @@ def build(
     started = time.perf_counter()
     if data is not None:
         contract = read_contract_dir(data)
-    elif leads and events and outcomes:
+    elif leads and outcomes:
         from features.contract.validate import load_contract
 
         result = load_contract(leads, events, outcomes, mapping=mapping, mode="strict")
@@ -88,7 +89,7 @@ def build(
             outcomes=result.outcomes,
         )
     else:
-        raise typer.BadParameter("give --data DIR, or all of --leads, --events and --outcomes")
+        raise typer.BadParameter("give --data DIR, or --leads and --outcomes (and --events)")
     config = TrainingSetConfig(
         cutoffs=CutoffPolicy.parse(cutoffs),
         target=target,
@@ -156,12 +157,16 @@ def synth_command(
 @data_app.command("validate")
 def validate_command(
     leads: Annotated[Path, typer.Option(help="Leads table: CSV file, Parquet file or directory.")],
-    events: Annotated[
-        Path, typer.Option(help="Events (journey) table: CSV file, Parquet file or directory.")
-    ],
     outcomes: Annotated[
         Path, typer.Option(help="Outcomes (milestones) table: CSV file, Parquet file or directory.")
     ],
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="Events (journey) table: CSV file, Parquet file or directory. Without it the "
+            "events are empty, and a model learns from attributes and timing only."
+        ),
+    ] = None,
     mapping: Annotated[
         Path | None,
         typer.Option(

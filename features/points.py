@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,15 @@ from features.contract.schema import EVENT_CODE, EVENT_TYPES, EventType
 from features.journeys import SECONDS_PER_DAY, Journeys
 
 EMAIL_KINDS = ("corporate", "free", "education", "competitor", "unknown")
+# The lead attribute column(s) each fit rule reads (any one of them will do).
+FIT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "seniority": ("job_title",),
+    "department": ("job_title",),
+    "industry": ("industry",),
+    "country": ("country",),
+    "company_size": ("employee_count",),
+    "email_domain_kind": ("email", "email_domain"),
+}
 TIERS = ("sql", "mql", "nurture")
 DEFAULT_RULES_FILE = "default_rules.yaml"
 
@@ -161,6 +171,37 @@ class PointsRules(_Strict):
         text = resources.files("features").joinpath(DEFAULT_RULES_FILE).read_text("utf-8")
         return cls.from_dict(yaml.safe_load(text), source=DEFAULT_RULES_FILE)
 
+    def usable_with(self, columns: Iterable[str]) -> UsableRules:
+        """These rules without the fit rules whose column the leads lack, and what was left
+        out: a rules file written for one business still scores another's leads."""
+        present = set(columns)
+        skipped = {
+            rule: names
+            for rule, names in FIT_COLUMNS.items()
+            if getattr(self.fit, rule) and not present.intersection(names)
+        }
+        if not skipped:
+            return UsableRules(rules=self, skipped=[])
+        fit = self.fit.model_copy(
+            update={rule: type(getattr(self.fit, rule))() for rule in skipped}
+        )
+        return UsableRules(
+            rules=self.model_copy(update={"fit": fit}),
+            skipped=[
+                f"points rule fit.{rule} not applied: the leads have no "
+                f"{' or '.join(f'`{n}`' for n in names)} column"
+                for rule, names in skipped.items()
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class UsableRules:
+    """Rules that can score a given leads table, and a sentence per rule left out."""
+
+    rules: PointsRules
+    skipped: list[str]
+
 
 def _known_keys(value: dict[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
     unknown = sorted(set(value) - set(allowed))
@@ -273,28 +314,28 @@ def _fit_points(rules: PointsRules, attributes: pd.DataFrame) -> dict[str, np.nd
     for part, rule in enumerate(("seniority", "department")):  # both from the job title
         table = getattr(fit, rule)
         if table:
-            titles = _column(attributes, ("job_title",), f"fit.{rule}")
+            titles = _column(attributes, rule)
             out[f"fit:{rule}"] = _per_value(
                 titles, lambda t, table=table, part=part: table.get(normalize_title(t)[part], 0.0)
             )
     for rule in ("industry", "country"):  # CRM picklists: match ignoring case and spaces
         table = {k.strip().casefold(): v for k, v in getattr(fit, rule).items()}
         if table:
-            values = _column(attributes, (rule,), f"fit.{rule}")
+            values = _column(attributes, rule)
             out[f"fit:{rule}"] = _per_value(
                 values, lambda v, table=table: table.get(str(v).strip().casefold(), 0.0)
             )
     if fit.company_size:
-        employees = pd.to_numeric(
-            _column(attributes, ("employee_count",), "fit.company_size"), errors="coerce"
-        ).to_numpy(dtype=np.float64)
+        employees = pd.to_numeric(_column(attributes, "company_size"), errors="coerce").to_numpy(
+            dtype=np.float64
+        )
         size = np.zeros(len(attributes))
         for band in fit.company_size:
             upper = np.inf if band.max_employees is None else band.max_employees
             size[(employees >= band.min_employees) & (employees <= upper)] = band.points
         out["fit:company_size"] = size
     if fit.email_domain_kind:
-        emails = _column(attributes, ("email", "email_domain"), "fit.email_domain_kind")
+        emails = _column(attributes, "email_domain_kind")
         # Addresses are nearly all distinct, their domains are not: classify each domain once.
         domains = emails.astype("str").str.replace(r"^.*@", "", regex=True)
         out["fit:email_domain_kind"] = _per_value(
@@ -305,14 +346,15 @@ def _fit_points(rules: PointsRules, attributes: pd.DataFrame) -> dict[str, np.nd
     return out
 
 
-def _column(attributes: pd.DataFrame, names: tuple[str, ...], rule: str) -> pd.Series:
+def _column(attributes: pd.DataFrame, rule: str) -> pd.Series:
+    names = FIT_COLUMNS[rule]
     for name in names:
         if name in attributes:
             return attributes[name]
     wanted = " or ".join(f"`{n}`" for n in names)
     raise ValueError(
-        f"the rule {rule} needs a {wanted} column in the attributes; add the column or remove "
-        "the rule from the rules file."
+        f"the rule fit.{rule} needs a {wanted} column in the attributes; add the column, remove "
+        "the rule from the rules file, or score with `rules.usable_with(columns).rules`."
     )
 
 

@@ -145,6 +145,8 @@ def score(
         journeys = read_journeys(events, lead_table["lead_id"].to_numpy())
     when = as_of or datetime.now(UTC)
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    if as_of is None and uses_journeys:
+        _hint_as_of(lead_table, when, scoring_model.spec.metadata.horizon_days)
     scores = score_leads(
         scoring_model, lead_table, journeys, when, reasons=reasons, method=reasons_method
     )
@@ -173,6 +175,25 @@ def _check_columns(model: ScoringModel, table: pd.DataFrame, path: Path, strict:
     if strict:
         raise ValueError(f"{what}; add the columns (names as in training), or drop --strict")
     typer.echo(f"warning: {what}; add them, or pass --strict to refuse such a file", err=True)
+
+
+def _hint_as_of(leads: pd.DataFrame, now: datetime, horizon_days: float) -> None:
+    """One line when even the newest lead is older than the model's horizon: scored as of now,
+    old leads read as long gone cold ("created 9 years ago"), which is rarely what was meant."""
+    import pandas as pd
+
+    from features.contract.schema import CREATED_AT
+
+    newest = leads[CREATED_AT].max()
+    if pd.isna(newest):
+        return
+    age_days = (now - newest).days
+    if age_days > horizon_days:
+        typer.echo(
+            f"hint: the newest lead was created {age_days:,} days ago: scoring as of now; pass "
+            "--as-of <date> to score them as of when they were fresh",
+            err=True,
+        )
 
 
 def _write_atomically(scores: pd.DataFrame, out: Path) -> None:

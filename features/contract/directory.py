@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.contract.schema import CREATED_AT, LEAD_ID, OCCURRED_AT
@@ -30,7 +31,8 @@ def read_contract_dir(directory: Path) -> ContractData:
     """Read contract-shaped Parquet tables; events are streamed through DuckDB.
 
     These tables are trusted to be valid: raw exports go through `leadscore data validate`
-    (which can write such a directory with `--out`) first.
+    (which can write such a directory with `--out`) first. Events are optional: without them
+    every journey is empty.
     """
     directory = Path(directory)
     leads_path = directory / LEADS_FILE
@@ -40,8 +42,6 @@ def read_contract_dir(directory: Path) -> ContractData:
     )
     outcomes_path = directory / OUTCOMES_FILE
     missing = [str(p) for p in (leads_path, outcomes_path) if not p.exists()]
-    if events_path is None:
-        missing.append(str(directory / f"{EVENTS_NAME}(.parquet|/)"))
     if missing:
         raise FileNotFoundError(
             f"{directory} is not a contract data directory; missing {missing}. Create one with "
@@ -54,9 +54,22 @@ def read_contract_dir(directory: Path) -> ContractData:
     outcomes[LEAD_ID] = outcomes[LEAD_ID].astype(str)
     outcomes[OCCURRED_AT] = pd.to_datetime(outcomes[OCCURRED_AT], utc=True)
     oracle_path = directory / ORACLE_FILE
+    lead_ids = leads[LEAD_ID].to_numpy()
     return ContractData(
         leads=leads,
-        journeys=Journeys.from_parquet(events_path, leads[LEAD_ID].to_numpy()),
+        journeys=Journeys.from_parquet(events_path, lead_ids)
+        if events_path is not None
+        else no_journeys(lead_ids),
         outcomes=outcomes,
         oracle=pd.read_parquet(oracle_path) if oracle_path.exists() else None,
+    )
+
+
+def no_journeys(lead_ids: np.ndarray) -> Journeys:
+    """Empty journeys of the given leads: a business that records no events."""
+    return Journeys.from_arrays(
+        lead_ids,
+        np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.float64),
+        np.zeros(0, dtype=np.int8),
     )

@@ -107,17 +107,68 @@ class EventRule(_Strict):
         return self
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+        ) from exc
+    return value
+
+
+class TableTimestamps(_Strict):
+    """How one table's timestamp column is read; unset fields fall back to `timestamps`."""
+
+    format: str | None = Field(None, description="As `timestamps.format`, for this table.")
+    naive_timezone: str | None = Field(
+        None, description="As `timestamps.naive_timezone`, for this table."
+    )
+
+    @field_validator("naive_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else _known_zone(value)
+
+
 class TableMapping(_Strict):
-    """Column renames for one table: their column name -> contract column name."""
+    """Column renames, constant columns and timestamp reading for one table."""
 
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="Their column -> our column. Columns not listed keep their names.",
     )
+    constants: dict[str, str] = Field(
+        default_factory=dict,
+        description="Column -> value set on every row, for what a table implies but does not "
+        "say (a closed-deals table: `milestone: closed_won`).",
+    )
+    timestamps: TableTimestamps = Field(default_factory=TableTimestamps)
+
+    @field_validator("constants", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, value: object) -> object:
+        # Files are read as text, so a constant `amount: 0` must be the text "0" too.
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, str) else str(v) for k, v in value.items()}
+        return value
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame in contract vocabulary (as far as this mapping knows it)."""
-        return self.rename(frame)
+        return self.with_constants(self.rename(frame))
+
+    def with_constants(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The (renamed) frame with the constant columns added; refuses to overwrite one."""
+        taken = sorted(c for c in self.constants if c in frame.columns)
+        if taken:
+            raise MappingError(
+                f"the mapping sets constant column(s) {taken}, but the file already has them; "
+                "remove the constant or the column"
+            )
+        if not self.constants:
+            return frame
+        values = {c: pd.array([v] * len(frame), dtype="str") for c, v in self.constants.items()}
+        return frame.assign(**values)
 
     def rename(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame with columns renamed; refuses renames that would collide."""
@@ -149,8 +200,9 @@ class EventsMapping(TableMapping):
     )
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        frame = self.rename(frame)
-        if not self.rules or EVENT_TYPE not in frame.columns:
+        frame = super().apply(frame)
+        # No rows (a business without events): nothing to translate, and no column to test.
+        if not self.rules or EVENT_TYPE not in frame.columns or frame.empty:
             return frame
         columns = [
             [self._resolve(c.column, frame, i) for c in r.where]
@@ -195,7 +247,8 @@ class OutcomesMapping(TableMapping):
     )
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        frame = self.rename(frame)
+        # Constants come before translation: `milestone: "Closed Won"` is translated too.
+        frame = super().apply(frame)
         if not self.milestones or MILESTONE not in frame.columns:
             return frame
         raw = frame[MILESTONE].astype("str").str.strip()
@@ -223,13 +276,7 @@ class TimestampSettings(_Strict):
     @field_validator("naive_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
-            ) from exc
-        return value
+        return _known_zone(value)
 
 
 class ExportMapping(_Strict):
@@ -250,3 +297,9 @@ class ExportMapping(_Strict):
     def table(self, name: str) -> TableMapping:
         """The mapping of the table called `name` (leads, events or outcomes)."""
         return {"leads": self.leads, "events": self.events, "outcomes": self.outcomes}[name]
+
+    def timestamps_of(self, name: str) -> TimestampSettings:
+        """How the table called `name` reads its timestamps: its own settings, else the global
+        ones."""
+        own = self.table(name).timestamps.model_dump(exclude_none=True)
+        return self.timestamps.model_copy(update=own) if own else self.timestamps

@@ -20,6 +20,8 @@ _TZ_SUFFIX = (
     r"(?:[0-9][Zz]"
     r"|[0-9]:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)? ?(?:[+-][0-9]{2}(?::?[0-9]{2})?|UTC|GMT))$"
 )
+# A date written day and month first in either order: "03/04/2024", "3.4.24", "03-04-2024 10:00".
+_NUMERIC_DATE = r"^([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-][0-9]{2,4}(?:$|[ T])"
 # Outside this range a date is a placeholder ("1900-01-01") or a typo, not an event.
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 LATEST = pd.Timestamp("2100-01-01", tz="UTC")
@@ -34,6 +36,9 @@ class ParsedTimes:
     unparseable: np.ndarray  # text that is not a timestamp in the expected format
     out_of_range: np.ndarray  # before EARLIEST or from LATEST on
     naive: np.ndarray  # valid, but had no offset: read in settings.naive_timezone
+    # valid, and would read as another date with day and month swapped, in a column where no
+    # value tells the order (no number above 12 in either place): all False otherwise
+    ambiguous: np.ndarray
 
 
 def naive_utc(times: pd.Series) -> np.ndarray:
@@ -44,6 +49,7 @@ def naive_utc(times: pd.Series) -> np.ndarray:
 def parse_timestamps(values: pd.Series, settings: TimestampSettings) -> ParsedTimes:
     """Parse text (or already typed datetimes) into UTC; nothing raises, everything is flagged."""
     missing = values.isna().to_numpy()
+    ambiguous = np.zeros(len(values), dtype=bool)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC")
         naive = np.zeros(len(values), dtype=bool)
@@ -57,6 +63,7 @@ def parse_timestamps(values: pd.Series, settings: TimestampSettings) -> ParsedTi
         parsed = pd.to_datetime(text, format=settings.format, errors="coerce", utc=True)
         naive = ~missing & ~text.str.contains(_TZ_SUFFIX, na=False).to_numpy(dtype=bool)
         parsed = _retry_zone_words(text, parsed, settings.format)
+        ambiguous = _day_month_ambiguous(text)
     if settings.naive_timezone != "UTC" and naive.any():
         local = parsed[naive].dt.tz_localize(None)
         parsed = parsed.copy()
@@ -75,7 +82,23 @@ def parse_timestamps(values: pd.Series, settings: TimestampSettings) -> ParsedTi
         unparseable=unparseable,
         out_of_range=out_of_range,
         naive=naive & ~unparseable & ~out_of_range,
+        ambiguous=ambiguous & ~unparseable & ~out_of_range & ~missing,
     )
+
+
+def _day_month_ambiguous(text: pd.Series) -> np.ndarray:
+    """Values whose day and month could be swapped, when no value of the column says which
+    comes first; all False as soon as one value has a number above 12 in either place."""
+    none = np.zeros(len(text), dtype=bool)
+    # ISO dates start with the year: the cheap test spares clean data the extraction.
+    if not text.str.contains(r"^[0-9]{1,2}[/.\-]", na=False).any():
+        return none
+    parts = text.str.extract(_NUMERIC_DATE).astype("float64")
+    first, second = parts[0].to_numpy(), parts[1].to_numpy()
+    dated = ~np.isnan(first)
+    if (first[dated] > 12).any() or (second[dated] > 12).any():
+        return none
+    return dated & (first != second)
 
 
 def _retry_zone_words(text: pd.Series, parsed: pd.Series, fmt: str) -> pd.Series:

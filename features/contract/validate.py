@@ -15,6 +15,9 @@ Decisions (also stated in the report's messages):
 - A row with several problems is quarantined for the first one checked (so the error counts
   of a table add up to its quarantined rows); its events and outcomes are then reported as
   `lead_quarantined`, not as unknown.
+- Dates written with day and month as numbers (03/04/2024) are read in the configured format;
+  when no value of a column has a number above 12 in either place the order is a guess: notice.
+- No events table: an empty one, and a notice of what a model cannot learn without events.
 - Event types that are not ours become `other` (notice, with the values counted); unknown
   milestones are errors (a label cannot be guessed).
 - A lead with both `closed_won` and `closed_lost` contradicts itself (the contract has one
@@ -70,6 +73,7 @@ from features.contract.validation_report import (
     Severity,
     TableReport,
     ValidationReport,
+    no_events_notice,
 )
 
 TABLES = ("leads", "events", "outcomes")
@@ -106,25 +110,35 @@ class ValidationResult:
 
 def load_contract(
     leads_path: str | Path,
-    events_path: str | Path,
+    events_path: str | Path | None,
     outcomes_path: str | Path,
     mapping: ExportMapping | str | Path | None = None,
     mode: Mode = "strict",
     quarantine_dir: str | Path | None = None,
 ) -> ValidationResult:
-    """Read, map and validate the three tables in one call (`mapping` may be a YAML path)."""
+    """Read, map and validate the three tables in one call (`mapping` may be a YAML path).
+
+    Without `events_path` the events table is empty (the report says what that costs)."""
     if mapping is not None and not isinstance(mapping, ExportMapping):
         mapping = ExportMapping.from_yaml(mapping)
     mapping = mapping or ExportMapping()
     paths = {"leads": leads_path, "events": events_path, "outcomes": outcomes_path}
-    frames = {n: read_table(p, delimiter=mapping.csv_delimiter) for n, p in paths.items()}
+    frames = {
+        n: no_events() if p is None else read_table(p, delimiter=mapping.csv_delimiter)
+        for n, p in paths.items()
+    }
     return validate(
         **frames,
         mode=mode,
         mapping=mapping,
         quarantine_dir=quarantine_dir,
-        sources={n: str(p) for n, p in paths.items()},
+        sources={n: str(p) for n, p in paths.items() if p is not None},
     )
+
+
+def no_events() -> pd.DataFrame:
+    """An events table with the contract's columns and no rows, for a business without events."""
+    return pd.DataFrame({c: pd.Series([], dtype="str") for c in EVENT_REQUIRED})
 
 
 def validate(
@@ -173,16 +187,27 @@ def validate(
                 )
         # Positional index: checks align Series by index, which a user's index could break.
         used = (mapped if mapped is not None else frame).reset_index(drop=True)
-        tables[name] = _Table(name, used, sources.get(name))
+        tables[name] = _Table(name, used, sources.get(name), mapping.timestamps_of(name))
     if fatal:
         report = _report(mode, mapping.timestamps, tables, fatal, checked=False)
         raise DataValidationError(report)
 
-    lead_ids, created, dropped_ids = _check_leads(tables["leads"], mapping.timestamps)
+    lead_ids, created, dropped_ids = _check_leads(tables["leads"])
     for name in ("events", "outcomes"):
-        _check_rows_of_leads(tables[name], mapping.timestamps, lead_ids, created, dropped_ids)
+        _check_rows_of_leads(tables[name], lead_ids, created, dropped_ids)
     event_types = _check_event_types(tables["events"])
     milestones = _check_outcomes(tables["outcomes"])
+    if tables["events"].frame.empty:
+        tables["events"].problems.append(
+            Problem(
+                table="events",
+                kind=ProblemKind.NO_EVENTS,
+                severity="notice",
+                count=0,
+                message=f"{no_events_notice()}. Export page views, form fills, email and "
+                "webinar activity as an events table (--events) to score behaviour.",
+            )
+        )
 
     problems = [p for t in tables.values() for p in t.problems]
     report = _report(mode, mapping.timestamps, tables, problems, checked=True)
@@ -207,6 +232,7 @@ class _Table:
     name: str
     frame: pd.DataFrame
     source: str | None
+    timestamps: TimestampSettings
     reason: np.ndarray = field(init=False)
     reasons: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -307,8 +333,9 @@ class _Table:
         rows_in = len(self.frame)
         quarantined = int((~self.ok).sum())
         return TableReport(
-            source=self.source or "<frame>",
+            source=self.source or "<none>",
             columns=[c for c in self.frame.columns if c not in SOURCE_COLUMNS],
+            timestamp_format=self.timestamps.format,
             rows_in=rows_in,
             rows_clean=rows_in - quarantined if checked else None,
             rows_quarantined=quarantined if checked else None,
@@ -383,9 +410,9 @@ def _lead_ids(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _check_ids_and_times(table: _Table, settings: TimestampSettings) -> None:
+def _check_ids_and_times(table: _Table) -> None:
     """Checks every table shares: lead id present, timestamp present and readable."""
-    column = _TIME_COLUMN[table.name]
+    column, settings = _TIME_COLUMN[table.name], table.timestamps
     table.ids = _lead_ids(table.frame[LEAD_ID])
     table.quarantine(
         ProblemKind.MISSING_LEAD_ID,
@@ -400,8 +427,9 @@ def _check_ids_and_times(table: _Table, settings: TimestampSettings) -> None:
         ProblemKind.UNPARSEABLE_TIMESTAMP,
         parsed.unparseable,
         f"{column} is not a timestamp in format {settings.format!r}",
-        "Set `timestamps.format` in the mapping to your layout (strftime codes, e.g. "
-        "'%m/%d/%Y %H:%M') or write ISO 8601 (2024-03-01T14:05:00Z).",
+        f"Set the format of {table.name}.{column} in the mapping to your layout "
+        f"(`{table.name}: {{timestamps: {{format: ...}}}}` or the global `timestamps.format`; "
+        "strftime codes, e.g. '%m/%d/%Y %H:%M') or write ISO 8601 (2024-03-01T14:05:00Z).",
         values=column,
     )
     table.quarantine(
@@ -418,13 +446,37 @@ def _check_ids_and_times(table: _Table, settings: TimestampSettings) -> None:
         "(set `timestamps.naive_timezone` in the mapping if that is wrong).",
         values=column,
     )
+    _notice_day_month_order(table, column, parsed.ambiguous)
 
 
-def _check_leads(
-    table: _Table, settings: TimestampSettings
-) -> tuple[pd.Series, np.ndarray, pd.Series]:
+def _notice_day_month_order(table: _Table, column: str, ambiguous: np.ndarray) -> None:
+    """Say which reading was taken when a column's dates read as well with day and month
+    swapped: a wrong guess moves dates by months, and nothing else would catch it."""
+    if not ambiguous.any():
+        return
+    row = int(np.flatnonzero(ambiguous)[0])
+    text = str(table.frame[column].iloc[row]).strip()
+    # The text as written, not the UTC time: a time zone could move it across midnight.
+    read = pd.to_datetime(text, format=table.timestamps.format)
+    first, second = (int(n) for n in re.findall(r"[0-9]+", text)[:2])
+    # A leap year, so that 02/29 reads either way.
+    as_month_day = pd.Timestamp(year=2000, month=first, day=second)
+    as_day_month = pd.Timestamp(year=2000, month=second, day=first)
+    taken = as_month_day if (read.month, read.day) == (first, second) else as_day_month
+    table.notice(
+        ProblemKind.AMBIGUOUS_DAY_MONTH,
+        ambiguous,
+        f"ambiguous: {text} could be {as_month_day:%B} {second} or {as_day_month:%B} {first} "
+        f"(no day above 12 in this column); read as {taken:%B} {taken.day} with format "
+        f"{table.timestamps.format!r}. If that is wrong, set the format for "
+        f"{table.name}.{column} (`{table.name}: {{timestamps: {{format: ...}}}}` in the mapping).",
+        values=column,
+    )
+
+
+def _check_leads(table: _Table) -> tuple[pd.Series, np.ndarray, pd.Series]:
     """Check leads; return the clean lead ids, their creation times, and quarantined ids."""
-    _check_ids_and_times(table, settings)
+    _check_ids_and_times(table)
     ok = table.ok
     duplicate = np.zeros(len(ok), dtype=bool)
     duplicate[ok] = table.ids[ok].duplicated(keep="first").to_numpy()
@@ -460,13 +512,12 @@ def _lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
 
 def _check_rows_of_leads(
     table: _Table,
-    settings: TimestampSettings,
     lead_ids: pd.Series,
     created: np.ndarray,
     dropped_ids: pd.Series,
 ) -> None:
     """Events and outcomes: readable, of a known lead, not before the lead existed."""
-    _check_ids_and_times(table, settings)
+    _check_ids_and_times(table)
     position = _lookup(table.ids, lead_ids)
     unknown = position < 0
     dropped = unknown & (_lookup(table.ids, dropped_ids) >= 0)

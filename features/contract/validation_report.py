@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from features.catalogue import CATALOGUE
+
 Mode = Literal["strict", "quarantine"]
 Severity = Literal["fatal", "error", "notice"]
 # Column added to quarantined rows: "<kind>: <what is wrong>".
@@ -29,6 +31,7 @@ class ProblemKind(StrEnum):
     UNPARSEABLE_TIMESTAMP = "unparseable_timestamp"
     TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     NAIVE_TIMESTAMP = "naive_timestamp"
+    AMBIGUOUS_DAY_MONTH = "ambiguous_day_month"
     DUPLICATE_LEAD_ID = "duplicate_lead_id"
     UNKNOWN_LEAD = "unknown_lead"
     LEAD_QUARANTINED = "lead_quarantined"
@@ -39,6 +42,22 @@ class ProblemKind(StrEnum):
     NEGATIVE_AMOUNT = "negative_amount"
     CONTRADICTORY_OUTCOMES = "contradictory_outcomes"
     FUNNEL_OUT_OF_ORDER = "funnel_out_of_order"
+    NO_EVENTS = "no_events"
+
+
+# Notices that are a decision for the user to confirm, not a count: the console shows their text.
+_SPOKEN = frozenset({ProblemKind.AMBIGUOUS_DAY_MONTH, ProblemKind.NO_EVENTS})
+
+
+def no_events_notice() -> str:
+    """What a model can learn when there are no events: said by validation and by training."""
+    # Only the lead's age is computed without events; every other behaviour feature is 0 or
+    # missing for every row.
+    constant = sum(f.kind != "lead_age" for f in CATALOGUE)
+    return (
+        "no events: the model learns from attributes and timing only; behaviour features "
+        f"({constant} of {len(CATALOGUE)}) are constant"
+    )
 
 
 class Example(BaseModel):
@@ -65,6 +84,7 @@ class TableReport(BaseModel):
 
     source: str
     columns: list[str]
+    timestamp_format: str = "ISO8601"
     rows_in: int
     rows_clean: int | None = None
     rows_quarantined: int | None = None
@@ -107,10 +127,10 @@ class ValidationReport(BaseModel):
         ordered = [p for severity in ("fatal", "error", "notice") for p in self.of(severity)]
         for p in ordered:
             first = f" (e.g. {p.examples[0].location})" if p.examples else ""
-            lines.append(
-                f"{p.severity.upper():7} {p.table}/{p.kind.value}: {_rows(p.count)}{first}"
-            )
-            if p.severity == "fatal":
+            # A problem of the whole table (no events) has no rows to count.
+            rows = f": {_rows(p.count)}{first}" if p.count else ""
+            lines.append(f"{p.severity.upper():7} {p.table}/{p.kind.value}{rows}")
+            if p.severity == "fatal" or p.kind in _SPOKEN:
                 lines.append(f"        {p.message}")
         for name, path in self.quarantine_files.items():
             lines.append(f"quarantined {name} rows (with a '{REASON}' column): {path}")
@@ -125,13 +145,16 @@ class ValidationReport(BaseModel):
             f"Mode: `{self.mode}` · timestamp format: `{self.timestamp_format}` · "
             f"timestamps without an offset read as `{self.naive_timezone}`",
             "",
-            "| table | source | rows in | clean | quarantined |",
-            "|---|---|---:|---:|---:|",
+            "| table | source | timestamp format | rows in | clean | quarantined |",
+            "|---|---|---|---:|---:|---:|",
         ]
         for name, t in self.tables.items():
             clean = "—" if t.rows_clean is None else f"{t.rows_clean:,}"
             quarantined = "—" if t.rows_quarantined is None else f"{t.rows_quarantined:,}"
-            out.append(f"| {name} | `{t.source}` | {t.rows_in:,} | {clean} | {quarantined} |")
+            out.append(
+                f"| {name} | `{t.source}` | `{t.timestamp_format}` | {t.rows_in:,} | {clean} "
+                f"| {quarantined} |"
+            )
         if all(t.rows_clean is not None for t in self.tables.values()):
             out += ["", "Every input row is accounted for: rows in = clean + quarantined."]
         titles = {"fatal": "Fatal problems", "error": "Errors", "notice": "Notices"}
