@@ -25,6 +25,11 @@ being strong: a strong honest column (time on website) scores at most 1 point.
 - strong (AUC >= 0.85): 1
 - missing rates differ by class by >= 25 points: 1
 - >= 25% of positives in near-certain values: 1
+- filled (almost) only for converted rows: 2 (an opportunity id or deal number: such a value
+  exists only once the lead converted). Columns set aside as free text are checked on this
+  evidence too, so an identifier-like column is reported as the leak it is.
+After a first fit, the dominance check (`training.audit.dominance`) can mark one more column
+"suspect" from the model's own use of it.
 Features computed point in time from events (the behaviour kernel) can only be flagged for
 separating the classes: their names are ours and their missing values mean "never happened".
 """
@@ -40,6 +45,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.contract.schema import LABEL, LEAD_ID
+from training.audit.dominance import COMPARED, SUSPECT, Dominance
 
 if TYPE_CHECKING:
     from features.pipeline import FeaturePipeline
@@ -75,7 +81,8 @@ NAME_MEANINGS: dict[str, str] = {
     "feedback": "feedback written by sales after contact",
 }
 
-Verdict = Literal["flagged", "watch", "ok"]
+Verdict = Literal["flagged", "suspect", "watch", "ok"]
+FILLED_FOR_CONVERTED = "filled only for converted leads"
 
 
 class AuditConfig(BaseModel):
@@ -90,6 +97,17 @@ class AuditConfig(BaseModel):
     certain_share: float = Field(0.25, description="Share of positives in near-certain values.")
     min_value_rows: int = Field(20, description="Rows a value needs to count as near-certain.")
     flag_points: int = Field(2, description="Points at which a column is flagged.")
+    dominant_share: float = Field(
+        0.30, description="Share of the model's gain from which the top column is a candidate."
+    )
+    dominant_ratio: float = Field(
+        2.0, description="...and times the next column's share (see training.audit.dominance)."
+    )
+    dominant_auc_loss: float = Field(
+        0.05,
+        description="ROC AUC by which the model with a candidate must beat both the model "
+        "without it and the candidate alone for it to be suspect.",
+    )
     extra_name_words: dict[str, str] = Field(
         default_factory=dict, description="More suspicious words (word -> what it suggests)."
     )
@@ -108,7 +126,9 @@ class ColumnEvidence(BaseModel):
     """What the audit found about one feature column."""
 
     column: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "text"] = Field(
+        description="text: set aside as free text, audited only for being filled for converters."
+    )
     point_in_time: bool = False
     auc: float
     missing_positive: float
@@ -123,7 +143,9 @@ class ColumnEvidence(BaseModel):
 
     @property
     def used(self) -> bool:
-        return self.verdict != "flagged" or self.kept
+        if self.kind == "text":
+            return False
+        return self.verdict not in ("flagged", "suspect") or self.kept
 
 
 class LeakageAudit(BaseModel):
@@ -140,6 +162,9 @@ class LeakageAudit(BaseModel):
         None, description="Metrics of the model as trained (flagged columns left out unless kept)."
     )
     evaluation: str = Field("", description="How the two sets of metrics were measured.")
+    dominance: Dominance | None = Field(
+        None, description="The column the first model leaned on most, when out of line."
+    )
 
     def with_tradeoff(
         self, all_columns: Metrics, as_trained: Metrics, evaluation: str
@@ -153,9 +178,33 @@ class LeakageAudit(BaseModel):
             }
         )
 
+    def with_dominance(self, dominance: Dominance, keep: Collection[str]) -> LeakageAudit:
+        """This audit with the dominance check's finding; a suspect column is marked so (and
+        left out unless kept)."""
+        columns = self.columns
+        if dominance.suspect:
+            columns = tuple(
+                c.model_copy(
+                    update={
+                        "verdict": "suspect",
+                        "reasons": (*c.reasons, f"{SUSPECT} ({dominance.reason})"),
+                        "kept": c.column in keep,
+                    }
+                )
+                if c.column == dominance.column
+                else c
+                for c in columns
+            )
+        return self.model_copy(update={"columns": columns, "dominance": dominance})
+
+    def with_set_aside(self, evidence: Collection[ColumnEvidence]) -> LeakageAudit:
+        """This audit with flagged columns that were set aside before it (free text)."""
+        return self.model_copy(update={"columns": (*self.columns, *evidence)})
+
     @property
     def flagged(self) -> tuple[ColumnEvidence, ...]:
-        return tuple(c for c in self.columns if c.verdict == "flagged")
+        """Columns flagged by the rule or suspected by the dominance check."""
+        return tuple(c for c in self.columns if c.verdict in ("flagged", "suspect"))
 
     @property
     def used_columns(self) -> tuple[str, ...]:
@@ -186,13 +235,16 @@ class LeakageAudit(BaseModel):
             lines += [_row(c) for c in flagged]
             lines += [
                 "",
-                "Flagged columns are left out of the model. To keep one, name it: "
+                "Flagged and suspect columns are left out of the model (free text never enters "
+                "it). To keep one, name it: "
                 f'`{KEEP_OPTION} "{flagged[0].column}"` on the command line, or '
                 f"`{KEEP_CONFIG_KEY}: [{flagged[0].column!r}]` in the config file.",
                 "",
             ]
         else:
             lines += ["No column was flagged.", ""]
+        if self.dominance is not None:
+            lines += self._dominance_lines(h2)
         watch = [c for c in self.columns if c.verdict == "watch"]
         if watch:
             lines += [
@@ -229,6 +281,37 @@ class LeakageAudit(BaseModel):
             for c in sorted(self.columns, key=lambda c: -c.auc)
         ]
         return "\n".join(lines) + "\n"
+
+    def _dominance_lines(self, h2: str) -> list[str]:
+        d = self.dominance
+        if d.suspect:
+            finding = f"**{SUSPECT}**; " + (
+                f"kept by `{KEEP_OPTION}`."
+                if d.column in self.used_columns
+                else "left out of the served model."
+            )
+        else:
+            finding = (
+                f"the model is little better than without it or than it alone (AUC "
+                f"{d.alone_auc:.3f}): not a quiet leak, kept."
+            )
+        return [
+            f"{h2} Dominance check",
+            "",
+            f"The first model took {d.share:.0%} of its gain from `{d.column}`, "
+            f"{d.share / max(d.next_share, 1e-12):.1f}x the next column (`{d.next_column}`, "
+            f"{d.next_share:.0%}): {finding} {d.evaluation}",
+            "",
+            "| model | " + " | ".join(COMPARED.values()) + " |",
+            "| --- |" + " --- |" * len(COMPARED),
+            f"| with `{d.column}` | "
+            + " | ".join(f"{d.with_column[k]:.4f}" for k in COMPARED)
+            + " |",
+            f"| without `{d.column}` | "
+            + " | ".join(f"{d.without_column[k]:.4f}" for k in COMPARED)
+            + " |",
+            "",
+        ]
 
 
 _METRIC_LABELS = {
@@ -345,8 +428,13 @@ RULE = (
     "points per column, flagged at >= {c.flag_points}: name suggests a later stage or a "
     "sales-filled field 2; AUC alone >= {c.separation_auc} (almost separates the classes) 3; "
     "AUC alone >= {c.strong_auc} 1; missing rates differ by class by >= {c.missing_gap:.0%} 1; "
-    ">= {c.certain_share:.0%} of positives in values that are >= {c.certain_rate:.0%} positive 1. "
-    "Columns computed point in time from events count only the separation rule."
+    ">= {c.certain_share:.0%} of positives in values that are >= {c.certain_rate:.0%} positive 1; "
+    "filled rows >= {c.certain_rate:.0%} converted (" + FILLED_FOR_CONVERTED + ") 2, free-text "
+    "columns too. Columns computed point in time from events count only the separation rule. "
+    "Dominance: the model's top column by gain, with >= {c.dominant_share:.0%} of it and "
+    ">= {c.dominant_ratio:g}x the next column's share, is suspect when the model with it beats "
+    "by >= {c.dominant_auc_loss} cross-validated ROC AUC both the model without it and the "
+    "column alone."
 )
 
 
@@ -369,6 +457,7 @@ def _audit_one(
     miss_pos, miss_neg = float(missing[y == 1].mean()), float(missing[y == 0].mean())
     certain, certain_values = _certain_share(codes, labels, y, config)
     words = {} if point_in_time else name_words(name, meanings)
+    converted_only = None if point_in_time else _filled_for_converted(missing, y, config)
 
     points, reasons = 0, []
     if words:
@@ -389,6 +478,9 @@ def _audit_one(
         reasons.append(
             f"{certain:.0%} of positives have values that almost always convert ({shown})"
         )
+    if converted_only:
+        points += 2
+        reasons.append(converted_only)
     verdict: Verdict = "flagged" if points >= config.flag_points else "watch" if points else "ok"
     return ColumnEvidence(
         column=name,
@@ -404,6 +496,61 @@ def _audit_one(
         reasons=tuple(reasons),
         verdict=verdict,
         kept=verdict == "flagged" and name in config.keep,
+    )
+
+
+def audit_set_aside(
+    texts: pd.DataFrame,
+    label: np.ndarray | pd.Series,
+    *,
+    missing_values: Collection[str],
+    config: AuditConfig | None = None,
+) -> tuple[ColumnEvidence, ...]:
+    """The columns of `texts` (set aside as free text) that are filled only for converted rows.
+
+    Free text never enters the model, but an opportunity id or a deal number filled only once
+    a lead converted says the export was taken after the outcome: the user should know which
+    other fields were written then too. `missing_values` are the lower-case placeholders.
+    """
+    config = config or AuditConfig()
+    y = np.asarray(label, dtype=np.int8)
+    flagged = []
+    for name in texts.columns:
+        text = texts[name].fillna("").astype(str).str.strip().str.lower()
+        missing = ((text == "") | text.isin(missing_values)).to_numpy()
+        reason = _filled_for_converted(missing, y, config)
+        if reason is None:
+            continue
+        flagged.append(
+            ColumnEvidence(
+                column=name,
+                kind="text",
+                # The AUC of "is filled", the only use a model could make of an identifier.
+                auc=round(max(0.5, _auc(y, (~missing).astype(np.float64))), 4),
+                missing_positive=round(float(missing[y == 1].mean()), 4),
+                missing_negative=round(float(missing[y == 0].mean()), 4),
+                certain_share=0.0,
+                points=2,
+                reasons=(reason,),
+                verdict="flagged",
+            )
+        )
+    return tuple(flagged)
+
+
+def _filled_for_converted(missing: np.ndarray, y: np.ndarray, config: AuditConfig) -> str | None:
+    """The reason to flag a column whose filled rows (enough of them) almost all converted."""
+    filled = ~missing
+    rows = int(filled.sum())
+    # Filled everywhere, it says nothing about when it was filled.
+    if rows < config.min_value_rows or not missing.any():
+        return None
+    rate = float(y[filled].mean())
+    if rate < config.certain_rate:
+        return None
+    return (
+        f"{FILLED_FOR_CONVERTED}: {rate:.0%} of its {rows:,} filled rows converted, and it is "
+        f"filled for {filled[y == 1].mean():.0%} of converted leads"
     )
 
 

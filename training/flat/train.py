@@ -24,7 +24,14 @@ from features.contract.schema import AS_OF, LABEL
 from features.pipeline import FeaturePipeline
 from runtime.artifact import ModelMetadata
 from runtime.model import ScoringModel
-from training.audit.leakage import LeakageAudit, audit_training_set
+from training.audit.dominance import dominant_candidate, measure_dominance
+from training.audit.leakage import (
+    AuditConfig,
+    ColumnEvidence,
+    LeakageAudit,
+    audit_set_aside,
+    audit_training_set,
+)
 from training.calibrate import CalibrationFit
 from training.evaluate import DecileRow, ReliabilityBin, decile_table, reliability_table
 from training.fit import BoosterParams, FeatureImportance, FitResult, gain_importance
@@ -279,9 +286,31 @@ def train_flat(path: Path, config: FlatConfig) -> FlatResult:
         evaluation="time split" if config.date_column else "cross-validation",
         columns=column_types(table.leads, transform, skipped, config),
     )
+    set_aside = audit_set_aside(
+        table.leads[[c for c in skipped if c in table.leads.columns]],
+        frame[LABEL],
+        missing_values=transform.missing_values,
+        config=config.train.audit,
+    )
     if config.date_column:
-        return _by_time(frame, candidates, config, report)
-    return _by_folds(frame, candidates, config, report)
+        result = _by_time(frame, candidates, config, report)
+    else:
+        result = _by_folds(frame, candidates, config, report)
+    return _with_set_aside(result, set_aside)
+
+
+def _with_set_aside(result: FlatResult, flagged: tuple[ColumnEvidence, ...]) -> FlatResult:
+    """The result with the set-aside columns the audit flagged in both reports' audits."""
+    if not flagged:
+        return result
+    report = result.report
+    update = {"audit": report.audit.with_set_aside(flagged)}
+    if report.time_split is not None:
+        update["time_split"] = report.time_split.model_copy(
+            update={"audit": report.time_split.audit.with_set_aside(flagged)}
+        )
+    result.report = report.model_copy(update=update)
+    return result
 
 
 def _by_folds(
@@ -293,14 +322,13 @@ def _by_folds(
     audit = audit_training_set(frame, candidates, train.audit)
     pipeline = candidates.without(audit.left_out)
     cv = cross_validate(frame, pipeline, train, config.folds)
+    # Nothing left out yet: this cross-validation is also the one on every column.
+    every = None if audit.left_out else cv
+    audit, pipeline, cv = _check_dominance(frame, audit, pipeline, cv, train, config.folds)
     if audit.left_out and train.audit.tradeoff:
-        leaky = cross_validate(frame, candidates, train, config.folds, final_model=False)
-        audit = audit.with_tradeoff(
-            leaky.summary.metrics,
-            cv.summary.metrics,
-            f"Both rows: {config.folds}-fold stratified cross-validation on the same folds, "
-            "out-of-fold probabilities calibrated by cross-fitting.",
-        )
+        if every is None:
+            every = cross_validate(frame, candidates, train, config.folds, final_model=False)
+        audit = audit.with_tradeoff(every.summary.metrics, cv.summary.metrics, _SAME_FOLDS)
     model = _package(cv, frame, pipeline, config, report)
     reliability = reliability_table(cv.probability, y, train.ece_bins)
     importance = gain_importance(model.booster, feature_names=model.feature_names)
@@ -329,6 +357,42 @@ def _by_folds(
         rows=OUT_OF_FOLD,
     )
     return FlatResult(model=model, report=report, frame=frame, figures=figures)
+
+
+_SAME_FOLDS = (
+    "Both rows: stratified cross-validation on the same folds, out-of-fold probabilities "
+    "calibrated by cross-fitting."
+)
+
+
+def _check_dominance(
+    frame: pd.DataFrame,
+    audit: LeakageAudit,
+    pipeline: FeaturePipeline,
+    cv: CrossValidated,
+    train: TrainConfig,
+    folds: int,
+) -> tuple[LeakageAudit, FeaturePipeline, CrossValidated]:
+    """The dominance check on the first model's gain; its cross-validation without the
+    column is the drop-one measure. A suspect column is left out unless kept, and the
+    model without it (with its cross-validation) is then the one served."""
+    config: AuditConfig = train.audit
+    importance = gain_importance(cv.final.booster, feature_names=pipeline.feature_names)
+    candidate = dominant_candidate(importance, config)
+    if candidate is None:
+        return audit, pipeline, cv
+    top, _ = candidate
+    kept = top.feature in config.keep
+    without = pipeline.without([top.feature])
+    dropped = cross_validate(frame, without, train, folds, final_model=not kept)
+    alone = next(c.auc for c in audit.columns if c.column == top.feature)
+    dominance = measure_dominance(
+        *candidate, alone, cv.summary.metrics, dropped.summary.metrics, _SAME_FOLDS, config
+    )
+    audit = audit.with_dominance(dominance, config.keep)
+    if dominance.suspect and not kept:
+        return audit, without, dropped
+    return audit, pipeline, cv
 
 
 def _check_size(y: np.ndarray, config: FlatConfig) -> list[str]:

@@ -1,0 +1,128 @@
+"""Quiet leaks: a neutral-named column recorded during the sales contact, and an identifier
+filled only for converted leads, in a flat export built here (no real data needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from training.audit.dominance import SUSPECT
+from training.flat.train import FlatConfig, FlatResult, train_flat
+
+N = 3_000
+
+
+def _export(tmp_path: Path, *, leak: bool) -> Path:
+    """Four ordinary columns with an honest signal; with `leak`, a call length that adds what
+    they cannot know (the outcome, beyond them) and a reference filled only for converters."""
+    rng = np.random.default_rng(5)
+    visits = rng.poisson(4, N)
+    minutes = rng.gamma(2.0, 4.0, N)
+    source = rng.choice(["Google", "Direct", "Referral", "Partner"], N)
+    occupation = rng.choice(["Student", "Working", "Unemployed"], N, p=[0.4, 0.4, 0.2])
+    logit = (
+        -4.3
+        + 0.09 * minutes
+        + 0.25 * visits
+        + np.select([source == "Referral", source == "Partner"], [1.2, 0.7], 0.0)
+        + np.where(occupation == "Working", 1.2, 0.0)
+    )
+    converted = rng.random(N) < 1 / (1 + np.exp(-logit))
+    table = pd.DataFrame(
+        {
+            "Lead ID": [f"L{i:05d}" for i in range(N)],
+            "Converted": np.where(converted, "yes", "no"),
+            "Visits": visits,
+            "Minutes": minutes.round(1),
+            "Source": source,
+            "Occupation": occupation,
+        }
+    )
+    if leak:
+        # Longer calls for converters, shorter for leads the other columns already rate high:
+        # alone it looks ordinary, beside them it all but gives the outcome away.
+        z = (logit - logit.mean()) / logit.std()
+        table["duration_min"] = np.exp(
+            1.5 + 1.5 * converted - 0.6 * z + rng.normal(0, 0.6, N)
+        ).round(1)
+        table["Ref"] = np.where(
+            converted & (rng.random(N) < 0.9), [f"R-{i:05d}" for i in range(N)], ""
+        )
+    path = tmp_path / "export.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _train(path: Path, **overrides) -> FlatResult:
+    config = FlatConfig(
+        id_column="Lead ID", target_column="Converted", positive_value="yes", folds=3, **overrides
+    )
+    return train_flat(path, config)
+
+
+@pytest.fixture(scope="module")
+def leaky(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FlatResult]:
+    path = _export(tmp_path_factory.mktemp("quiet"), leak=True)
+    return path, _train(path)
+
+
+def test_the_planted_leak_looks_ordinary_alone(leaky) -> None:
+    path, result = leaky
+    table = pd.read_csv(path)
+    alone = roc_auc_score(table["Converted"] == "yes", table["duration_min"])
+    assert 0.75 < alone < 0.85  # under the audit's "strong" bar
+    evidence = {c.column: c for c in result.report.audit.columns}["duration_min"]
+    assert evidence.points == 0  # no name, separation or missingness evidence
+
+
+def test_a_dominant_column_is_suspect_left_out_and_measured_both_ways(leaky) -> None:
+    _, result = leaky
+    audit, model = result.report.audit, result.model
+    evidence = {c.column: c for c in audit.columns}["duration_min"]
+    assert evidence.verdict == "suspect" and not evidence.used
+    assert any(r.startswith(SUSPECT) for r in evidence.reasons)
+    assert "duration_min" not in model.feature_names
+    assert set(model.feature_names) == {"Visits", "Minutes", "Source", "Occupation"}
+    dominance = audit.dominance
+    assert dominance.column == "duration_min" and dominance.suspect
+    assert dominance.with_column["roc_auc"] > dominance.without_column["roc_auc"] + 0.1
+    assert dominance.with_column["pr_auc"] > dominance.without_column["pr_auc"]
+    # What is served is measured without it.
+    cv = result.report.cross_validation.metrics
+    assert cv.roc_auc == pytest.approx(dominance.without_column["roc_auc"])
+    text = result.report.markdown()
+    assert "### Dominance check" in text
+    assert "| with `duration_min` |" in text and "| without `duration_min` |" in text
+    assert '--keep-column "duration_min"' in text
+
+
+def test_an_identifier_filled_only_for_converters_is_flagged_with_its_reason(leaky) -> None:
+    _, result = leaky
+    ref = {c.column: c for c in result.report.audit.columns}["Ref"]
+    assert ref.verdict == "flagged" and ref.kind == "text" and not ref.used
+    assert ref.reasons[0].startswith("filled only for converted leads")
+    assert "Ref" not in result.model.feature_names
+
+
+def test_keep_column_keeps_the_suspect_and_still_reports_both(leaky) -> None:
+    path, _ = leaky
+    result = _train(path, keep_columns=("duration_min",))
+    evidence = {c.column: c for c in result.report.audit.columns}["duration_min"]
+    assert evidence.verdict == "suspect" and evidence.kept
+    assert "duration_min" in result.model.feature_names
+    dominance = result.report.audit.dominance
+    assert result.report.cross_validation.metrics.roc_auc == pytest.approx(
+        dominance.with_column["roc_auc"]
+    )
+    assert "kept by `--keep-column`" in result.report.markdown()
+
+
+def test_an_honest_export_has_no_suspect(tmp_path: Path) -> None:
+    result = _train(_export(tmp_path, leak=False))
+    audit = result.report.audit
+    assert audit.dominance is None and not audit.flagged
+    assert set(result.model.feature_names) == {"Visits", "Minutes", "Source", "Occupation"}
