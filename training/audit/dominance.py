@@ -10,16 +10,18 @@ little.
 
 The rule, two steps so that the costly one runs only when the cheap one fires:
 1. candidate: the model's top column by share of split gain holds >= `dominant_share` (30%)
-   of all gain and >= `dominant_ratio` (2x) the share of the next column. On X Education (sales-
-   filled columns left out) the top column holds 29% and 1.6x the next; a planted call-length
-   leak holds ~47% and ~2.8x.
-2. suspect: the model with it beats by >= `dominant_auc_loss` (0.05) cross-validated ROC AUC
+   of all gain and >= `dominant_ratio` (1.5x) the share of the next column. On X Education
+   (sales-filled columns left out) the top column, time on the website, holds 29% and 1.6x the
+   next: not a candidate. A planted call-length leak holds ~45% and ~2.7x.
+2. suspect: the model with it beats by >= `dominant_auc_loss` (0.08) cross-validated ROC AUC
    both the model without it (same folds: the drop-one loss) and the column alone (the audit's
    stand-alone AUC). A column whose loss costs little is redundant, not a leak. A column that
    is the export's only real signal dominates too, but then the model is little better than
    the column alone (0.81 with it, 0.81 alone in tests/test_flat.py): it is the signal, kept.
    A quiet leak tells the outcome beyond what the other columns say, so combined with them it
-   goes far past what it shows alone (planted: 0.96 with it, 0.79 alone, 0.75 without).
+   goes far past both (planted: 0.95 with it, 0.81 alone, 0.83 without: +0.12). X Education's
+   time on the website, were it a candidate, would gain 0.05 (0.905 with it, 0.852 without,
+   0.761 alone): under the bar, hence 0.08 rather than 0.05.
    Either way the check reports both sets of metrics.
 """
 

@@ -101,10 +101,10 @@ class AuditConfig(BaseModel):
         0.30, description="Share of the model's gain from which the top column is a candidate."
     )
     dominant_ratio: float = Field(
-        2.0, description="...and times the next column's share (see training.audit.dominance)."
+        1.5, description="...and times the next column's share (see training.audit.dominance)."
     )
     dominant_auc_loss: float = Field(
-        0.05,
+        0.08,
         description="ROC AUC by which the model with a candidate must beat both the model "
         "without it and the candidate alone for it to be suspect.",
     )
