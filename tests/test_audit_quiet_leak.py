@@ -103,8 +103,11 @@ def test_a_dominant_column_is_suspect_left_out_and_measured_both_ways(leaky) -> 
 
 def test_an_identifier_filled_only_for_converters_is_flagged_with_its_reason(leaky) -> None:
     _, result = leaky
-    ref = {c.column: c for c in result.report.audit.columns}["Ref"]
-    assert ref.verdict == "flagged" and ref.kind == "text" and not ref.used
+    audit = result.report.audit
+    assert "Ref" not in {c.column for c in audit.columns}  # set aside: not a candidate
+    (ref,) = audit.set_aside
+    assert ref.column == "Ref" and ref.verdict == "flagged" and not ref.used
+    assert ref in audit.flagged  # on the console and in the report's flagged table
     assert ref.reasons[0].startswith("filled only for converted leads")
     assert "Ref" not in result.model.feature_names
 

@@ -144,7 +144,7 @@ class ColumnEvidence(BaseModel):
     @property
     def used(self) -> bool:
         if self.kind == "text":
-            return False
+            return False  # set aside as free text: never a feature
         return self.verdict not in ("flagged", "suspect") or self.kept
 
 
@@ -164,6 +164,9 @@ class LeakageAudit(BaseModel):
     evaluation: str = Field("", description="How the two sets of metrics were measured.")
     dominance: Dominance | None = Field(
         None, description="The column the first model leaned on most, when out of line."
+    )
+    set_aside: tuple[ColumnEvidence, ...] = Field(
+        (), description="Columns set aside as free text but filled only for converted rows."
     )
 
     def with_tradeoff(
@@ -199,12 +202,14 @@ class LeakageAudit(BaseModel):
 
     def with_set_aside(self, evidence: Collection[ColumnEvidence]) -> LeakageAudit:
         """This audit with flagged columns that were set aside before it (free text)."""
-        return self.model_copy(update={"columns": (*self.columns, *evidence)})
+        return self.model_copy(update={"set_aside": tuple(evidence)})
 
     @property
     def flagged(self) -> tuple[ColumnEvidence, ...]:
-        """Columns flagged by the rule or suspected by the dominance check."""
-        return tuple(c for c in self.columns if c.verdict in ("flagged", "suspect"))
+        """Columns flagged by the rule or suspected by the dominance check, then set-aside
+        columns flagged for their filling."""
+        audited = tuple(c for c in self.columns if c.verdict in ("flagged", "suspect"))
+        return (*audited, *self.set_aside)
 
     @property
     def used_columns(self) -> tuple[str, ...]:
@@ -233,14 +238,22 @@ class LeakageAudit(BaseModel):
                 "| --- | --- | --- | --- | --- |",
             ]
             lines += [_row(c) for c in flagged]
-            lines += [
-                "",
-                "Flagged and suspect columns are left out of the model (free text never enters "
-                "it). To keep one, name it: "
-                f'`{KEEP_OPTION} "{flagged[0].column}"` on the command line, or '
-                f"`{KEEP_CONFIG_KEY}: [{flagged[0].column!r}]` in the config file.",
-                "",
-            ]
+            lines += ["", "Flagged and suspect columns are left out of the model."]
+            # Set-aside free text cannot be kept: it is no feature.
+            keepable = [c.column for c in flagged if c.kind != "text"]
+            if keepable:
+                lines[-1] += (
+                    f' To keep one, name it: `{KEEP_OPTION} "{keepable[0]}"` on the command '
+                    f"line, or `{KEEP_CONFIG_KEY}: [{keepable[0]!r}]` in the config file."
+                )
+            if self.set_aside:
+                names = ", ".join(f"`{c.column}`" for c in self.set_aside)
+                lines[-1] += (
+                    f" {names}: set aside as free text, never in the model (its AUC is that of "
+                    "being filled); its filling says the export was written after the outcome, "
+                    "so check which other columns were filled then too."
+                )
+            lines.append("")
         else:
             lines += ["No column was flagged.", ""]
         if self.dominance is not None:
