@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.attributes import DEFAULT_MISSING_VALUES, infer_attributes
 from features.contract.schema import (
@@ -31,6 +31,9 @@ PIPELINE_METADATA_KEY = b"leadscore.pipeline"
 
 class CutoffPolicy(BaseModel):
     """Which (lead, cut-off time) pairs become training rows."""
+
+    # A misspelt key in a config file is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["offsets", "periodic", "table"] = Field(
         "offsets",
@@ -59,6 +62,8 @@ class CutoffPolicy(BaseModel):
 
 class TrainingSetConfig(BaseModel):
     """Everything that defines a training set; logged with each training run."""
+
+    model_config = ConfigDict(extra="forbid")
 
     cutoffs: CutoffPolicy = CutoffPolicy()
     target: Milestone = Milestone.CLOSED_WON

@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from features.contract.directory import ContractData, read_contract_dir
 from features.contract.schema import AS_OF, LABEL, LEAD_ID
@@ -60,6 +60,9 @@ T = TypeVar("T")
 
 class TrainConfig(BaseModel):
     """Everything that defines a training run; logged with the model."""
+
+    # A misspelt key in a config file is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field("lead-conversion", description="Model name in reports and the registry.")
     training_set: TrainingSetConfig = Field(

@@ -286,7 +286,9 @@ class ExportMapping(_Strict):
     events: EventsMapping = Field(default_factory=EventsMapping)
     outcomes: OutcomesMapping = Field(default_factory=OutcomesMapping)
     timestamps: TimestampSettings = Field(default_factory=TimestampSettings)
-    csv_delimiter: str = Field(",", description="Field separator of CSV files, e.g. ';'.")
+    csv_delimiter: str | None = Field(
+        None, description="Field separator of CSV files, e.g. ';'; default: detected."
+    )
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ExportMapping:

@@ -1,5 +1,7 @@
 """Read a user's table (CSV or Parquet) without guessing types, keeping where rows came from.
 
+A CSV file's separator (`,` `;` tab `|`) and encoding (UTF-8 with or without a byte-order
+mark, else Windows-1252 or Latin-1) are sniffed unless given; `csv_format` says what they were.
 Every value of a CSV file is read as text (ids like "00042" stay "00042"; the text "NA" stays
 "NA"; only empty cells are missing): parsing timestamps and numbers is validation's job, where a
 bad value becomes a reported problem instead of a silent NaN. Parquet columns keep their types.
@@ -15,7 +17,10 @@ the file, as `pyarrow`/`pandas` count them.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,34 +38,122 @@ _SCAN_CHUNK = 1 << 26
 _LF, _CR, _QUOTE = 10, 13, 34
 # Bytes the CSV reader parses at a time (pyarrow's default): no record may be longer.
 _BLOCK_BYTES = 1 << 20
-# Separators a CSV file may use instead of the one asked for (Excel writes ';' in some locales).
+# Separators a CSV file may use (Excel writes ';' in most European locales).
 _SEPARATORS = (",", ";", "\t", "|")
+# Records of the first block that decide the separator: the header's width must recur in them.
+_SNIFF_RECORDS = 50
+# Encodings of a CSV file that is not UTF-8, in order: Excel on Windows writes cp1252 (Latin-1
+# plus the euro sign and curly quotes); Latin-1 decodes any byte.
+_FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+_ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252 (Latin-1)", "latin-1": "Latin-1"}
 
 
 class TableReadError(ValueError):
     """A file could not be read as a table; the message says what to change."""
 
 
-def read_table(path: str | Path, *, delimiter: str = ",") -> pd.DataFrame:
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file is read: its separator and its encoding (a Python codec name)."""
+
+    delimiter: str
+    encoding: str
+    bom: bool = False
+
+    def describe(self) -> str:
+        """E.g. "';'-separated Windows-1252 (Latin-1)", for the console and reports."""
+        name = _ENCODING_NAMES.get(self.encoding, self.encoding)
+        return f"{self.delimiter!r}-separated {name}{' with a byte-order mark' if self.bom else ''}"
+
+
+def read_table(
+    path: str | Path, *, delimiter: str | None = None, encoding: str | None = None
+) -> pd.DataFrame:
     """Read a CSV file, a Parquet file or a directory of Parquet parts, with source locations.
 
-    CSV: UTF-8 with or without a byte-order mark, any line endings (LF, CRLF, CR), quoted values
-    may span lines; every column is text. Parquet: column types as stored.
+    CSV: the separator and encoding given, else sniffed; any line endings (LF, CRLF, CR),
+    quoted values may span lines; every column is text. Parquet: column types as stored.
     """
+    return read_table_as(path, delimiter=delimiter, encoding=encoding)[0]
+
+
+def read_table_as(
+    path: str | Path, *, delimiter: str | None = None, encoding: str | None = None
+) -> tuple[pd.DataFrame, CsvFormat | None]:
+    """`read_table`, and the format a CSV file was read as (None for Parquet)."""
     path = Path(path)
     if path.is_dir():
-        return _read_parquet_dir(path)
+        return _read_parquet_dir(path), None
     if not path.exists():
         raise TableReadError(f"{path}: no such file or directory")
     suffix = path.suffix.lower()
     if suffix in PARQUET_SUFFIXES:
-        return _read_parquet_file(path, label=str(path))
+        return _read_parquet_file(path, label=str(path)), None
     if suffix in CSV_SUFFIXES:
-        return _read_csv(path, delimiter)
+        form = csv_format(path, delimiter=delimiter, encoding=encoding)
+        return _read_csv(path, form), form
     raise TableReadError(
         f"{path}: unknown file type {suffix!r}; give a .csv file, a .parquet file "
         "or a directory of .parquet parts"
     )
+
+
+def csv_format(
+    path: Path, *, delimiter: str | None = None, encoding: str | None = None
+) -> CsvFormat:
+    """The CSV file's separator and encoding: those given, the others sniffed.
+
+    The encoding is checked on the whole file (a stray 'é' may sit on the last line); the
+    separator is the one that splits the header into the most columns, as many as the first
+    records have.
+    """
+    with path.open("rb") as f:
+        sample = f.read(_BLOCK_BYTES)
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in sample:
+        raise TableReadError(
+            f"{path}: not a text file this reader takes (UTF-16 or binary); save it as CSV "
+            "UTF-8 (in Excel: 'CSV UTF-8')"
+        )
+    encoding = encoding or _sniff_encoding(path)
+    bom = sample.startswith(codecs.BOM_UTF8)
+    text = sample.decode(encoding, errors="replace").removeprefix("\ufeff")
+    # The block may end inside a record: leave that one out.
+    truncated = len(sample) == _BLOCK_BYTES
+    return CsvFormat(delimiter or _sniff_delimiter(text, truncated), encoding, bom)
+
+
+def _sniff_encoding(path: Path) -> str:
+    *strict, last_resort = ("utf-8", *_FALLBACK_ENCODINGS)
+    for encoding in strict:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as f:
+                for chunk in iter(lambda f=f: f.read(_SCAN_CHUNK), b""):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return last_resort
+
+
+def _sniff_delimiter(text: str, truncated: bool) -> str:
+    best, best_width = ",", 1
+    for sep in _SEPARATORS:
+        try:
+            records = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if r]
+        except csv.Error:  # a field beyond the csv module's size limit: not this separator
+            continue
+        if truncated:
+            records = records[:-1]
+        records = records[: _SNIFF_RECORDS + 1]
+        if not records:
+            continue
+        width, rows = len(records[0]), records[1:]
+        agree = sum(len(r) == width for r in rows) >= 0.9 * len(rows)
+        if width > best_width and agree:
+            best, best_width = sep, width
+    return best
 
 
 def locations(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
@@ -121,18 +214,23 @@ def _read_parquet_dir(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
+def _read_csv(path: Path, form: CsvFormat) -> pd.DataFrame:
     import pyarrow.csv as pacsv
 
-    names = _csv_header(path, delimiter)
+    names = _csv_header(path, form)
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise TableReadError(f"{path}: column(s) {duplicated} appear more than once in the header")
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            # "utf8" is pyarrow's own decoder (which skips a byte-order mark); other names
+            # transcode through Python's codecs.
+            read_options=pacsv.ReadOptions(
+                block_size=_BLOCK_BYTES,
+                encoding="utf8" if form.encoding == "utf-8" else form.encoding,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=form.delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=True,
@@ -143,7 +241,7 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
         if "straddl" in str(exc):  # "straddling object": a record longer than a block
             raise _too_long(path) from exc
         hint = (
-            "save the file as UTF-8 (in Excel: 'CSV UTF-8')"
+            "leave out the encoding setting to have it detected, or save the file as UTF-8"
             if "UTF8" in str(exc)
             else "check the quoting and the number of fields on the line it names"
         )
@@ -157,9 +255,11 @@ def _read_csv(path: Path, delimiter: str) -> pd.DataFrame:
     return _with_source(frame, f"{path}#", np.arange(len(frame)))
 
 
-def _csv_header(path: Path, delimiter: str) -> list[str]:
+def _csv_header(path: Path, form: CsvFormat) -> list[str]:
+    delimiter = form.delimiter
+    encoding = "utf-8-sig" if form.encoding == "utf-8" else form.encoding
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
+        with path.open(encoding=encoding, newline="") as f:
             # Lines read at most a block at a time at a time: a file without line breaks is
             # not read into memory whole just to find its header.
             header = next(
@@ -167,7 +267,8 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
             )
     except UnicodeDecodeError as exc:
         raise TableReadError(
-            f"{path}: not UTF-8 text ({exc}); save the file as UTF-8 (in Excel: 'CSV UTF-8')"
+            f"{path}: not {form.encoding} text ({exc}); leave out the encoding setting to have "
+            "it detected, or save the file as UTF-8 (in Excel: 'CSV UTF-8')"
         ) from exc
     except csv.Error as exc:  # a header field beyond the csv module's size limit
         raise _too_long(path) from exc
@@ -177,9 +278,9 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     if len(header) == 1 and other:
         raise TableReadError(
             f"{path}: the header is one column, {header[0][:80]!r}, when split at "
-            f"{delimiter!r}: a {other[0]!r}-separated file? Save it {delimiter!r}-separated "
-            f"(or, for `leadscore data validate`, set `csv_delimiter: {other[0]!r}` in the "
-            "--mapping file)"
+            f"{delimiter!r}: a {other[0]!r}-separated file? Set the separator to {other[0]!r} "
+            f"(`--sep`, or `csv_delimiter: {other[0]!r}` in the config or mapping file), or "
+            "leave it out to have it detected"
         )
     return header
 

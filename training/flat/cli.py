@@ -11,21 +11,28 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
     from training.audit.leakage import LeakageAudit
     from training.flat.train import FlatConfig
 
 IdColumn = Annotated[
-    str | None, typer.Option(help="Flat export: the column that names each lead once.")
+    str | None,
+    typer.Option(
+        help="Flat export: the column that names each lead once (default: a unique column "
+        "named like 'id', else the rows are numbered row_1, row_2, ...)."
+    ),
 ]
 TargetColumn = Annotated[
     str | None, typer.Option(help="Flat export: the column that says whether the lead converted.")
 ]
 PositiveValue = Annotated[
     str | None,
-    typer.Option(help="Flat export: the target value meaning converted (default 1)."),
+    typer.Option(
+        help="Flat export: the target value meaning converted (default: recognised for "
+        "yes/no, y/n, true/false, won/lost, converted/not converted, 1/0)."
+    ),
 ]
 DateColumn = Annotated[
     str | None,
@@ -82,16 +89,38 @@ def flat_config(
     try:
         config = FlatConfig.model_validate(values)
     except ValidationError as exc:
-        raise typer.BadParameter(
-            "flat export settings: "
-            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            + " (give --id-column and --target-column, or set them in --config)"
-        ) from exc
+        where = config_file or "flat export settings"
+        raise typer.BadParameter(f"{where}: {settings_errors(exc, FlatConfig)}") from exc
     train = config.train
     updates = {"force": train.force or force}
     if tune:
         updates["tune"] = train.tune.model_copy(update={"enabled": True})
     return config.model_copy(update={"train": train.model_copy(update=updates)})
+
+
+def settings_errors(exc: ValidationError, model: type[BaseModel]) -> str:
+    """The validation errors on one line; an unknown key is named with the keys it could be."""
+    problems = []
+    for error in exc.errors():
+        loc = ".".join(map(str, error["loc"]))
+        if error["type"] == "extra_forbidden":
+            problems.append(f"unknown key {loc!r}{_known_keys(model, error['loc'][:-1])}")
+        elif error["type"] == "missing" and loc == "target_column":
+            problems.append("no target column: give --target-column, or target_column in --config")
+        else:
+            problems.append(f"{loc}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """ " (known: a, b, ...)": the keys of the section at `loc` (e.g. ("train", "split"))."""
+    section: object = model
+    for key in loc:
+        field = section.model_fields.get(key) if isinstance(key, str) else None
+        section = field.annotation if field else None
+        if not (isinstance(section, type) and issubclass(section, BaseModel)):
+            return ""  # inside a list or a union: no single set of keys to list
+    return f" (known: {', '.join(section.model_fields)})"
 
 
 def echo_audit(audit: LeakageAudit) -> None:
@@ -122,6 +151,8 @@ def run_flat(
     typer.echo(f"training on {export} ...")
     result = train_flat(export, config)
     report, audit = result.report, result.report.audit
+    for note in report.notes:
+        typer.echo(note)
     typer.echo(
         f"{report.rows:,} leads, {report.positives:,} converted; "
         f"{len(audit.columns)} candidate features, {len(audit.used_columns)} used"

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from features.attributes import infer_attributes
-from features.contract.schema import AS_OF, LABEL
+from features.contract.schema import AS_OF, LABEL, LEAD_ID
 from features.pipeline import FeaturePipeline
 from runtime.artifact import ModelMetadata
 from runtime.model import ScoringModel
@@ -66,7 +66,7 @@ def small_table_training() -> TrainConfig:
     Shallow, slowly learning trees with half the columns per tree. On X Education (5-fold
     cross-validation on other fold seeds than the report's, sales-filled columns left out) they
     reach ROC AUC 0.905 where the trainer's defaults, written for millions of journey rows,
-    reach 0.902. A `train.booster` section in the config file replaces them.
+    reach 0.902. A `train:` section in the config file is merged over them, key by key.
     """
     booster = BoosterParams(
         learning_rate=0.03,
@@ -96,9 +96,26 @@ class FlatConfig(FlatTableConfig):
     )
     train: TrainConfig = Field(default_factory=small_table_training)
 
+    @field_validator("train", mode="before")
+    @classmethod
+    def _over_small_table_defaults(cls, value: object) -> object:
+        # A section that sets only `split:` must not bring back the journey booster defaults.
+        if isinstance(value, dict):
+            return _merged(small_table_training().model_dump(exclude_unset=True), value)
+        return value
+
     @property
     def target_text(self) -> str:
         return f"{self.target_column} = {self.positive_value}"
+
+
+def _merged(base: dict, update: dict) -> dict:
+    """`update` over `base`, nested sections merged rather than replaced."""
+    out = dict(base)
+    for key, value in update.items():
+        both_sections = isinstance(value, dict) and isinstance(base.get(key), dict)
+        out[key] = _merged(base[key], value) if both_sections else value
+    return out
 
 
 class FlatReport(BaseModel):
@@ -115,6 +132,7 @@ class FlatReport(BaseModel):
     dropped_without_target: int
     too_recent: int = Field(0, description="Leads left out as too recent to have converted.")
     evaluation: Literal["cross-validation", "time split"]
+    notes: list[str] = Field([], description="What the reader detected (separator, ids, ...).")
     columns: list[ColumnType]
     audit: LeakageAudit | None = None
     cross_validation: CrossValidation | None = None
@@ -148,6 +166,7 @@ class FlatReport(BaseModel):
                 if self.too_recent
                 else ""
             ),
+            *[f"- {note}" for note in self.notes],
             f"- trained {self.trained_at:%Y-%m-%d %H:%M} UTC with code `{self.code_version}` on "
             f"rows `{self.data_fingerprint}`",
             f"- features used: {len(self.audit.used_columns)} of {len(self.audit.columns)} "
@@ -261,6 +280,10 @@ class FlatResult:
 def train_flat(path: Path, config: FlatConfig) -> FlatResult:
     """Read, type, audit and train on the export at `path`; package the model."""
     table = read_flat_table(path, config)
+    # What the reader detected is the run's configuration from here on (target, metadata).
+    config = config.model_copy(
+        update={"id_column": table.id_column, "positive_value": table.positive_value}
+    )
     transform, skipped = infer_attributes(
         table.leads,
         exclude=config.exclude,
@@ -284,6 +307,7 @@ def train_flat(path: Path, config: FlatConfig) -> FlatResult:
         positives=int(frame[LABEL].sum()),
         dropped_without_target=table.dropped_without_target,
         evaluation="time split" if config.date_column else "cross-validation",
+        notes=list(table.notes),
         columns=column_types(table.leads, transform, skipped, config),
     )
     set_aside = audit_set_aside(
@@ -438,7 +462,7 @@ def _package(
             "config": config.model_dump(mode="json"),
         },
         score_percentiles=score_percentiles(probability),
-        id_column=config.id_column,
+        id_column=config.id_column or LEAD_ID,
     )
     return package_model(
         pipeline,
@@ -472,7 +496,9 @@ def _by_time(
     # The trainer audits, leaves flagged columns out and measures the trade-off itself.
     result = train_model(frame, candidates, _train_config(config))
     # The trainer names a funnel milestone; this label is the export's own flag.
-    model = with_metadata(result.model, target=config.target_text, id_column=config.id_column)
+    model = with_metadata(
+        result.model, target=config.target_text, id_column=config.id_column or LEAD_ID
+    )
     time_report = result.report.model_copy(update={"target": config.target_text})
     report = report.model_copy(
         update={
