@@ -18,6 +18,7 @@ from features.cli import data_app, features_app
 from serving.cli import score, serve
 from training.analysis.cli import rules_app
 from training.cli import train
+from training.inspection.cli import inspect
 from training.quickstart import quickstart
 from training.registry.cli import models_app
 
@@ -89,6 +90,7 @@ app = _Leadscore(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+data_app.command("inspect")(inspect)
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 app.command("train")(train)
