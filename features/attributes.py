@@ -129,7 +129,15 @@ def email_domain_kind(
 # --- Attribute columns as model features -------------------------------------------------
 
 AttributeKind = Literal[
-    "numeric", "boolean", "categorical", "seniority", "department", "email_kind"
+    "numeric",
+    "boolean",
+    "categorical",
+    "seniority",
+    "department",
+    "email_kind",
+    "weekday",
+    "month",
+    "hour",
 ]
 
 DEFAULT_MISSING_VALUES = ("", "select", "n/a", "na", "none", "null", "unknown", "-", "nan")
@@ -137,6 +145,8 @@ _TRUE = frozenset({"yes", "y", "true", "t", "1"})
 _FALSE = frozenset({"no", "n", "false", "f", "0"})
 # Columns that identify or date a lead rather than describe it.
 _NOT_FEATURES = frozenset({"lead_id", "created_at", "email_domain", "email"})
+_DATE_PARTS = frozenset({"weekday", "month", "hour"})
+_NUMERIC_KINDS = frozenset({"numeric", "boolean", "month", "hour"})
 # A text column with more distinct values than this share of rows is free text, not a category.
 _FREE_TEXT_UNIQUE_SHARE = 0.5
 _FREE_TEXT_MIN_UNIQUE = 200
@@ -180,6 +190,8 @@ class AttributeTransform(BaseModel):
         """The feature value of one raw attribute (None = missing)."""
         if raw is None or (isinstance(raw, float) and math.isnan(raw)):
             return None
+        if spec.kind in _DATE_PARTS:
+            return _date_part(raw, spec.kind)
         if isinstance(raw, str):
             text = raw.strip()
             if text.lower() in self.missing_values:
@@ -218,7 +230,7 @@ class AttributeTransform(BaseModel):
             uniques = column.dropna().unique()
             mapping = {raw: self.value(spec, raw) for raw in uniques}
             values = column.map(mapping)
-            if spec.kind in ("numeric", "boolean"):
+            if spec.kind in _NUMERIC_KINDS:
                 out[spec.name] = pd.to_numeric(values, errors="coerce").astype("float64")
             else:
                 out[spec.name] = values.astype("object").where(values.notna(), None)
@@ -264,6 +276,9 @@ def infer_attributes(
             continue
         if column in _NOT_FEATURES or column.startswith("_"):
             continue
+        if _is_date_column(leads[column], missing):
+            specs += date_specs(leads[column], missing)
+            continue
         kind, reason = _infer_kind(leads[column], missing)
         if kind is None:
             skipped[column] = reason
@@ -294,10 +309,7 @@ def _infer_kind(column: pd.Series, missing: frozenset[str]) -> tuple[AttributeKi
         return "boolean", ""
     if pd.api.types.is_numeric_dtype(column):
         return "numeric", ""
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return None, "a date: use it as the split date, or derive features from it"
-    text = column.dropna().astype(str).str.strip()
-    text = text[~text.str.lower().isin(missing)]
+    text = _filled_text(column, missing)
     if text.empty:
         return None, "always empty"
     lowered = set(text.str.lower().unique())
@@ -306,12 +318,49 @@ def _infer_kind(column: pd.Series, missing: frozenset[str]) -> tuple[AttributeKi
     numeric = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
     if numeric.notna().mean() > 0.98:
         return "numeric", ""
-    if _looks_like_dates(text):
-        return None, "a date: use it as the split date, or derive features from it"
     n_unique = text.nunique()
     if n_unique > _FREE_TEXT_MIN_UNIQUE and n_unique > _FREE_TEXT_UNIQUE_SHARE * len(text):
         return None, f"free text ({n_unique} distinct values): map it to categories to use it"
     return "categorical", ""
+
+
+def date_specs(column: pd.Series, missing: frozenset[str]) -> list[AttributeSpec]:
+    """A date column's features: weekday and month and, when any value has a time of day,
+    hour (UTC). Often the only behaviour signal of a thin export."""
+    parts = ["weekday", "month"]
+    times = _filled_text(column, missing).map(lambda raw: _date_part(raw, "hour"))
+    if (times.dropna() != 0).any():
+        parts.append("hour")
+    return [AttributeSpec(name=f"{column.name}_{p}", source=column.name, kind=p) for p in parts]
+
+
+def _date_part(raw: object, part: str) -> float | str | None:
+    """The weekday ('Mon'), month (1-12) or hour (0-23, UTC) of one raw date value."""
+    try:
+        moment = pd.Timestamp(raw)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if moment is pd.NaT:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC")
+    if part == "weekday":
+        return moment.day_name()[:3]
+    return float(moment.month if part == "month" else moment.hour)
+
+
+def _is_date_column(column: pd.Series, missing: frozenset[str]) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    text = _filled_text(column, missing)
+    return not text.empty and _looks_like_dates(text)
+
+
+def _filled_text(column: pd.Series, missing: frozenset[str]) -> pd.Series:
+    text = column.dropna().astype(str).str.strip()
+    return text[~text.str.lower().isin(missing) & (text != "")]
 
 
 def _looks_like_dates(text: pd.Series) -> bool:

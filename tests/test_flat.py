@@ -41,9 +41,18 @@ def test_export_columns_are_typed_placeholders_missing_rare_grouped() -> None:
         "Do Not Email": "boolean",
         "Source": "categorical",
         "Title: seniority": "seniority",
+        "Signed Up_weekday": "weekday",
+        "Signed Up_month": "month",
+        "Signed Up_hour": "hour",  # one value has a time of day
     }
-    assert "date" in skipped["Signed Up"]
+    assert "Signed Up" not in skipped
     features = transform.frame(table)
+    assert features["Signed Up_weekday"].iloc[0] == "Fri"  # 2024-03-01
+    assert features["Signed Up_month"].iloc[2] == 3.0  # 3/1/24 reads month first
+    assert features["Signed Up_hour"].iloc[1] == 10.0
+    # The service's one-lead path derives the same parts from the raw text.
+    one = transform.one({"Signed Up": "2024-03-02 10:00"})
+    assert (one["Signed Up_weekday"], one["Signed Up_hour"]) == ("Sat", 10.0)
     assert features["Visits"].iloc[1] == 1200.0
     assert features["Do Not Email"].isna().sum() == 10  # "Select" is not filled, not a value
     assert features["Source"].iloc[38] == OTHER_CATEGORY  # one Bing: grouped
@@ -119,9 +128,15 @@ def test_flat_export_trains_by_folds_without_the_leaky_status(tmp_path: Path) ->
     assert one == pytest.approx(batch.probability[7], abs=1e-12)
 
 
-def test_the_service_and_leadscore_score_take_the_raw_export(tmp_path: Path) -> None:
-    path = _export(tmp_path, n=1_000)
-    model_dir = train_flat(path, _config(exclude=("Created",))).model.save(tmp_path / "model")
+@pytest.mark.parametrize(
+    "dates", [{"exclude": ("Created",)}, {"date_column": "Created"}], ids=["no-date", "date"]
+)
+def test_the_service_and_leadscore_score_take_the_raw_export(tmp_path: Path, dates) -> None:
+    path = _export(tmp_path, n=1_000 if "exclude" in dates else 1_500)
+    model = train_flat(path, _config(**dates)).model
+    # With a date column, its weekday/month/hour come from the raw text in every path.
+    assert ("Created_weekday" in model.feature_names) == ("date_column" in dates)
+    model_dir = model.save(tmp_path / "model")
     out = tmp_path / "scores.csv"
     # No --id-column: the model remembers the export's; no created_at needed either.
     args = ["score", "--leads", path, "--model", model_dir, "--out", out, "--reasons"]

@@ -160,15 +160,10 @@ def read_flat_table(path: Path, config: FlatTableConfig) -> FlatTable:
     leads[LEAD_ID] = ids.to_numpy()
     as_of = pd.Series(pd.NaT, index=leads.index, dtype="datetime64[ns, UTC]")
     if config.date_column:
+        # The date column stays as it is: the model's own attribute transform derives its
+        # weekday, month and hour (features.attributes), in training and in scoring alike.
         as_of = _parse_dates(table, config.date_column)
-        leads = leads.drop(columns=[config.date_column])
-        leads = leads.assign(**date_parts(config.date_column, as_of))
         leads[CREATED_AT] = as_of.to_numpy()
-    # Columns stored as dates (Parquet) give the same features as the date column.
-    for column in leads.columns.drop(LEAD_ID):
-        if column != CREATED_AT and pd.api.types.is_datetime64_any_dtype(leads[column]):
-            parsed = pd.to_datetime(leads[column], utc=True)
-            leads = leads.drop(columns=[column]).assign(**date_parts(column, parsed))
     rows = pd.DataFrame({LEAD_ID: ids.to_numpy(), AS_OF: as_of.to_numpy(), LABEL: label})
     return FlatTable(
         leads=leads.reset_index(drop=True),
@@ -178,18 +173,6 @@ def read_flat_table(path: Path, config: FlatTableConfig) -> FlatTable:
         positive_value=positive,
         notes=tuple(notes),
     )
-
-
-def date_parts(column: str, dates: pd.Series) -> dict[str, pd.Series]:
-    """`<column>_weekday`, `_month` and, when any value has a time of day, `_hour` (UTC):
-    often the only behaviour signal of a thin export."""
-    parts = {
-        f"{column}_weekday": dates.dt.day_name().str[:3],
-        f"{column}_month": dates.dt.month.astype("Float64"),
-    }
-    if (dates.dropna() != dates.dropna().dt.normalize()).any():
-        parts[f"{column}_hour"] = dates.dt.hour.astype("Float64")
-    return parts
 
 
 def _obvious_id(table: pd.DataFrame, config: FlatTableConfig) -> str | None:
