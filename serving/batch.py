@@ -3,6 +3,7 @@ and the same reasons as the service."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from features.contract.mapping import TimestampSettings
 from features.contract.schema import AS_OF, CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
-from features.contract.tables import SOURCE_COLUMNS, locations, read_table, unique_ids
+from features.contract.tables import SOURCE_COLUMNS, locations, read_table, row_ids, unique_ids
 from features.contract.timestamps import parse_timestamps
 from features.journeys import Journeys
 from runtime.methods import ReasonsMethod
@@ -22,13 +23,27 @@ _EVENT_COLUMNS = [LEAD_ID, OCCURRED_AT, EVENT_TYPE]
 _TIMES = TimestampSettings(format="mixed")
 
 
-def read_leads(path: Path, id_column: str = LEAD_ID, *, created_at: bool = True) -> pd.DataFrame:
+@dataclass(frozen=True)
+class LeadsTable:
+    """The leads to score, keyed by `lead_id`; `numbered`: the file had no id column."""
+
+    leads: pd.DataFrame
+    numbered: bool = False
+
+
+def read_leads(
+    path: Path, id_column: str = LEAD_ID, *, created_at: bool = True, number_rows: bool = False
+) -> LeadsTable:
     """A leads table (Parquet file or directory, or CSV) keyed by `lead_id`.
 
     `id_column` is the table's own id column (a CRM export's, e.g. "Prospect ID");
-    `created_at` is required only when the model reads journeys.
+    `created_at` is required only when the model reads journeys. With `number_rows`, a table
+    without the id column gets row_1, row_2, ... as a model trained on such an export did.
     """
     table = read_table(path)
+    numbered = number_rows and id_column not in table
+    if numbered:
+        table = table.assign(**{id_column: row_ids(len(table))})
     required = [id_column, *([CREATED_AT] if created_at else [])]
     _require_columns(
         table,
@@ -43,7 +58,7 @@ def read_leads(path: Path, id_column: str = LEAD_ID, *, created_at: bool = True)
     leads.insert(0, LEAD_ID, ids.astype(str).to_numpy())
     if created_at:
         leads[CREATED_AT] = _utc(table, CREATED_AT, path)
-    return leads
+    return LeadsTable(leads, numbered)
 
 
 def read_journeys(path: Path, lead_ids: np.ndarray) -> Journeys:

@@ -128,15 +128,22 @@ def score(
     """Score a table of leads with the same model and code as the service."""
     import orjson
 
+    from features.contract.schema import LEAD_ID
     from runtime.source import load_source
     from serving.batch import read_journeys, read_leads, score_leads
 
     started = time.perf_counter()
     scoring_model, source = load_source(model)
     uses_journeys = scoring_model.spec.pipeline.use_behaviour
-    lead_table = read_leads(
-        leads, id_column or scoring_model.spec.metadata.id_column, created_at=uses_journeys
+    model_ids = scoring_model.spec.metadata.id_column
+    # A model trained on an export without ids (rows numbered) scores rows the same way.
+    number_rows = not uses_journeys and id_column is None and model_ids == LEAD_ID
+    read = read_leads(
+        leads, id_column or model_ids, created_at=uses_journeys, number_rows=number_rows
     )
+    lead_table = read.leads
+    if read.numbered:
+        typer.echo(f"note: {leads} has no {LEAD_ID} column: rows are numbered row_1, row_2, ...")
     _check_columns(scoring_model, lead_table, leads, strict)
     journeys = None
     if uses_journeys:

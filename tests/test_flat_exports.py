@@ -81,6 +81,16 @@ def test_tab_separated_export_without_ids_and_won_lost_target(tmp_path: Path) ->
     assert result.report.cross_validation.metrics.roc_auc > 0.7
     assert "no id column" in result.report.markdown()
 
+    # Scoring the same kind of export numbers its rows as training did.
+    model = result.model.save(tmp_path / "model")
+    out = tmp_path / "scores.csv"
+    args = ["score", "--leads", path, "--model", model, "--out", out]
+    scored = CliRunner().invoke(app, [str(a) for a in args])
+    assert scored.exit_code == 0, scored.output
+    assert "rows are numbered row_1, row_2" in scored.output
+    scores = pd.read_csv(out)
+    assert scores["lead_id"].tolist()[:2] == ["row_1", "row_2"] and len(scores) == 1_200
+
 
 def test_date_column_gives_weekday_month_and_hour(tmp_path: Path) -> None:
     export = _export(tmp_path, n=2_500)

@@ -169,6 +169,15 @@ def locations(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
     return prefix + frame[SOURCE_POS].iloc[positions].astype("str").reset_index(drop=True)
 
 
+ROW_ID_PREFIX = "row_"
+
+
+def row_ids(rows: int) -> np.ndarray:
+    """Ids of a table without an id column: row_1, row_2, ... by data row, so training and
+    scoring number an export the same way."""
+    return (ROW_ID_PREFIX + pd.RangeIndex(1, rows + 1).astype("str")).to_numpy()
+
+
 def unique_ids(table: pd.DataFrame, column: str) -> pd.Series:
     """The ids in `column` as stripped text; a `ValueError` names the rows (file:line) where
     one is empty or repeated."""

@@ -27,7 +27,14 @@ from features.attributes import (
     AttributeTransform,
 )
 from features.contract.schema import AS_OF, CREATED_AT, LABEL, LEAD_ID
-from features.contract.tables import SOURCE_COLUMNS, locations, read_table_as, unique_ids
+from features.contract.tables import (
+    ROW_ID_PREFIX,
+    SOURCE_COLUMNS,
+    locations,
+    read_table_as,
+    row_ids,
+    unique_ids,
+)
 
 # Target values recognised without --positive-value (case-insensitive): (converted, not).
 TARGET_PAIRS = (
@@ -38,8 +45,6 @@ TARGET_PAIRS = (
     ("converted", "not converted"),
     ("1", "0"),
 )
-# Prefix of the lead ids given to the rows of an export without an id column.
-ROW_ID_PREFIX = "row_"
 
 
 class FlatTableError(ValueError):
@@ -124,8 +129,7 @@ def read_flat_table(path: Path, config: FlatTableConfig) -> FlatTable:
     id_column = config.id_column or _obvious_id(table, config)
     if id_column is None:
         # Numbered before rows without a target are dropped: row_k is the k-th data row.
-        numbers = pd.RangeIndex(1, len(table) + 1).astype("str")
-        table = table.assign(**{LEAD_ID: (ROW_ID_PREFIX + numbers).to_numpy()})
+        table = table.assign(**{LEAD_ID: row_ids(len(table))})
         notes.append(f"no id column: the rows are numbered {ROW_ID_PREFIX}1, {ROW_ID_PREFIX}2, ...")
     elif config.id_column is None:
         notes.append(f"id column: {id_column!r} (named like an id, unique per row)")
