@@ -180,3 +180,24 @@ def test_points_rank_converters_above_others_but_below_the_oracle(tmp_path: Path
     oracle_auc = roc_auc_score(won, oracle.p_convert.to_numpy()[rows])
     assert 0.6 < points_auc < oracle_auc
     assert won[scored.tier == "sql"].mean() > won[scored.tier == "nurture"].mean()
+
+
+def test_points_on_rows_leave_out_fit_rules_whose_column_the_leads_lack():
+    from training.baseline import points_on_rows
+
+    leads = pd.DataFrame(
+        {"lead_id": ["a", "b"], "created_at": pd.to_datetime(["2025-01-01"] * 2, utc=True)}
+    )
+    events = pd.DataFrame(
+        {
+            "lead_id": ["a"],
+            "occurred_at": pd.to_datetime(["2025-01-05"], utc=True),
+            "event_type": ["demo_request"],
+        }
+    )
+    rows = pd.DataFrame(
+        {"lead_id": ["a", "b"], "as_of": pd.to_datetime(["2025-02-01"] * 2, utc=True)}
+    )
+    journeys = Journeys.from_frame(events, leads["lead_id"])
+    points = points_on_rows(PointsRules.default(), leads, journeys, rows)  # no job_title, email
+    assert points.total[0] > points.total[1]  # the demo request still counts
