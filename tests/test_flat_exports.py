@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from features.contract.tables import TableReadError, read_table
 from leadscore import app
 from tests.test_flat import _export
+from training.audit.leakage import ColumnEvidence, LeakageAudit
 from training.cli import load_config
-from training.flat.cli import flat_config
+from training.flat.cli import echo_audit, flat_config
 from training.flat.table import FlatTableConfig, read_flat_table
 from training.flat.train import FlatConfig, train_flat
 
@@ -131,6 +132,69 @@ def test_an_unknown_key_is_named_everywhere(tmp_path: Path) -> None:
     assert "boster" in str(raised.value) and "training_set.cutofs" in str(raised.value)
 
 
+# Every nested section of the trainer's settings refuses a misspelt key (a silently ignored
+# one would train with the default the user meant to change).
+NESTED = [
+    ("booster: {num_leafs: 5}", "booster.num_leafs' (known: learning_rate, num_leaves"),
+    ("tune: {trails: 3}", "tune.trails' (known: enabled, trials"),
+    ("audit: {strong: 0.9}", "audit.strong' (known: separation_auc, strong_auc"),
+    ("tiers: {last: cold, rule: []}", "tiers.rule' (known: rules, last)"),
+    # Inside a list of rules: no single section whose keys to list.
+    ("tiers: {rules: [{name: hot, min_recal: 0.5}]}", "tiers.rules.0.min_recal'"),
+]
+
+
+@pytest.mark.parametrize(("section", "named"), NESTED)
+def test_an_unknown_nested_key_is_one_line_naming_it(
+    tmp_path: Path, section: str, named: str
+) -> None:
+    flat, journey = tmp_path / "crm.yaml", tmp_path / "train.yaml"
+    flat.write_text(f"target_column: Converted\ntrain: {{{section}}}\n")
+    journey.write_text(f"{section}\n")
+    with pytest.raises(typer.BadParameter) as in_flat:
+        flat_config(flat, {}, None)
+    with pytest.raises(typer.BadParameter) as in_journey:
+        load_config(journey)
+    for raised, path, key in ((in_flat, flat, f"train.{named}"), (in_journey, journey, named)):
+        message = str(raised.value)
+        assert "\n" not in message
+        assert message.startswith(f"{path}: unknown key '{key}"), message
+
+
+def test_sep_and_encoding_flags_read_the_export_as_told(tmp_path: Path) -> None:
+    path = _rewrite(_export(tmp_path, n=1_200), "crm.csv", sep="|", encoding="latin-1")
+    args = ["train", "--flat", str(path), "--target-column", "Converted", "--sep", "|"]
+    args += ["--encoding", "latin-1", "--exclude", "Created", "--keep-column", SIGNAL]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "report"), "--no-mlflow"])
+    assert result.exit_code == 0, result.output
+    assert "read crm.csv as '|'-separated Latin-1" in result.output
+    assert (
+        flat_config(None, {"target_column": "Converted", "csv_delimiter": ";"}, None).csv_delimiter
+        == ";"
+    )
+
+
+def test_too_little_data_in_a_flat_export_is_refused_or_forced_with_a_console_warning(
+    tmp_path: Path,
+) -> None:
+    path = _export(tmp_path, n=1_200)
+    config = tmp_path / "crm.yaml"
+    config.write_text("train: {min_train_positives: 100000, min_test_positives: 100000}\n")
+    base = ["train", "--flat", str(path), "--target-column", "Converted", "--config", str(config)]
+    base += ["--keep-column", SIGNAL, "--out", str(tmp_path / "report"), "--no-mlflow"]
+    for dated in ([], ["--date-column", "Created"]):
+        refused = CliRunner().invoke(app, [*base, *dated])
+        assert refused.exit_code == 2, refused.output
+        message = refused.output
+        assert "pass --force to train anyway" in message
+        # Advice `train --flat` can follow: it takes neither --horizon-days nor --target.
+        assert "--horizon-days" not in message and "--target sql" not in message
+        forced = CliRunner().invoke(app, [*base, *dated, "--force"])
+        assert forced.exit_code == 0, forced.output
+        warning = forced.output.index("warning: forced despite too little data")
+        assert warning < forced.output.index("ROC AUC")  # said before the measurements
+
+
 def test_a_split_section_keeps_the_small_table_booster(tmp_path: Path) -> None:
     path = tmp_path / "crm.yaml"
     path.write_text(
@@ -141,3 +205,27 @@ def test_a_split_section_keeps_the_small_table_booster(tmp_path: Path) -> None:
     assert train.split.train_share == 0.7
     assert train.booster.num_leaves == 5  # set
     assert train.booster.min_data_in_leaf == 20 and train.booster.learning_rate == 0.03  # kept
+
+
+def _flagged(column: str, kind: str) -> ColumnEvidence:
+    return ColumnEvidence(
+        column=column,
+        kind=kind,
+        auc=0.9,
+        missing_positive=0.0,
+        missing_negative=0.9,
+        certain_share=0.0,
+        points=2,
+        reasons=("filled only for converted leads",),
+        verdict="flagged",
+    )
+
+
+def test_the_keep_column_hint_offers_only_a_column_that_can_be_kept(capsys) -> None:
+    notes = _flagged("Notes", "text")
+    audit = LeakageAudit(rule="", rows=10, positives=5, columns=(), set_aside=(notes,))
+    echo_audit(audit)
+    assert "Notes (left out)" in (out := capsys.readouterr().out)
+    assert "--keep-column" not in out  # a set-aside text column would be refused
+    echo_audit(audit.model_copy(update={"columns": (_flagged("Call Length", "numeric"),)}))
+    assert 'use one anyway with --keep-column "Call Length"' in capsys.readouterr().out

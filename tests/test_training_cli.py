@@ -84,6 +84,18 @@ def test_help_explains_every_option():
         assert option in result.output
 
 
+def test_a_config_with_an_unknown_key_is_one_line_naming_it(tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("split: {tets: 0.2}\nbooster: {num_leafs: 5}\n")
+    result = runner.invoke(
+        app, ["train", "--data", str(tmp_path), "--config", str(config)], terminal_width=400
+    )
+    assert result.exit_code == 2
+    [line] = [line for line in result.output.splitlines() if "unknown key" in line]
+    assert "unknown key 'split.tets' (known: train_share" in line
+    assert "unknown key 'booster.num_leafs' (known: learning_rate, num_leaves" in line
+
+
 def test_too_little_data_names_what_is_missing_and_the_way_out(tmp_path):
     built = training_data.training_set()
     leads = built.frame[LEAD_ID].unique()

@@ -9,13 +9,16 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from training.config_files import SettingsError, load_settings
 from training.flat.cli import (
     DateColumn,
+    Encoding,
     Exclude,
     IdColumn,
     KeepColumn,
     MissingValues,
     PositiveValue,
+    Separator,
     TargetColumn,
     echo_audit,
     flat_config,
@@ -35,17 +38,14 @@ T = TypeVar("T")
 
 def load_config(path: Path | None) -> TrainConfig:
     """A `TrainConfig` from YAML (any subset of its fields), or the defaults."""
-    import yaml
-    from pydantic import ValidationError
-
     from training.train import TrainConfig
 
     if path is None:
         return TrainConfig()
     try:
-        return TrainConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise typer.BadParameter(f"{path}: {exc}", param_hint="--config") from None
+        return load_settings(path, TrainConfig)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
 
 
 def train(
@@ -125,8 +125,9 @@ def train(
         Path | None,
         typer.Option(
             help="A one-row-per-lead CRM export (CSV/Parquet) with a conversion column, instead "
-            "of journeys: its columns are typed and audited for leakage. Needs --id-column and "
-            "--target-column."
+            "of journeys: its columns are typed and audited for leakage. Needs --target-column "
+            "(or target_column in --config); the id column is found by name, else rows are "
+            "numbered."
         ),
     ] = None,
     id_column: IdColumn = None,
@@ -136,6 +137,8 @@ def train(
     exclude: Exclude = None,
     keep_column: KeepColumn = None,
     missing_values: MissingValues = None,
+    sep: Separator = None,
+    encoding: Encoding = None,
     name: Annotated[
         str | None,
         typer.Option(
@@ -148,7 +151,9 @@ def train(
 ) -> None:
     """Train a calibrated model with MQL/SQL tiers; test it on the latest leads vs. points."""
     if flat is not None:
-        columns = {
+        flags = {
+            "csv_delimiter": sep,
+            "encoding": encoding,
             "id_column": id_column,
             "target_column": target_column,
             "positive_value": positive_value,
@@ -156,7 +161,7 @@ def train(
             "exclude": exclude,
             "keep_columns": keep_column,
         }
-        settings = flat_config(config, columns, missing_values, force=force, tune=tune)
+        settings = flat_config(config, flags, missing_values, force=force, tune=tune)
         if name:
             settings = settings.model_copy(
                 update={"train": settings.train.model_copy(update={"name": name})}

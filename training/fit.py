@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from features.catalogue import by_name
 
@@ -26,6 +26,8 @@ def booster_feature_name(name: str) -> str:
 
 class BoosterParams(BaseModel):
     """LightGBM settings. Defaults suit 10 thousand to a few million rows on 2 cores."""
+
+    model_config = ConfigDict(extra="forbid")
 
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(31, ge=2)

@@ -37,17 +37,11 @@ def shortfalls(summary: SplitSummary, needs: tuple[int, int, int]) -> list[str]:
     return problems
 
 
-def refuse_or_warn(
-    summary: SplitSummary,
-    problems: list[str],
-    feasible: tuple[SplitConfig, tuple[int, int, int]] | None,
-    *,
-    force: bool,
-) -> list[str]:
-    """Raise `InsufficientDataError` naming the slices' dates and counts and what would work;
-    with `force`, return the problems as warnings instead."""
-    if force:
-        return [f"forced despite too little data: {p}" for p in problems]
+def split_advice(
+    summary: SplitSummary, feasible: tuple[SplitConfig, tuple[int, int, int]] | None
+) -> str:
+    """What a time split that leaves too few conversions should do instead: the slices' dates
+    and counts, and the split that would work, if any."""
     if feasible is not None:
         config, (train, calibration, test) = feasible
         way_out = (
@@ -56,15 +50,24 @@ def refuse_or_warn(
             "in --config"
         )
     else:
+        # Worded for every command that splits by time (journeys and dated flat exports).
         way_out = (
             "No split of this data leaves enough in every slice with "
             f"{summary.horizon_days:g}-day purge gaps: add history (more leads or a longer "
-            "period), or use a shorter horizon or an earlier target milestone when building "
-            "the training set (--horizon-days, --target sql)"
+            "period), or use a shorter horizon (horizon_days), or an earlier target milestone "
+            "when building a journey training set"
         )
+    return f"Slices: {summary.describe()}. {way_out}"
+
+
+def refuse_or_warn(problems: list[str], advice: str, *, force: bool) -> list[str]:
+    """Raise `InsufficientDataError` naming the problems and the caller's `advice` (what would
+    work); with `force`, return the problems as warnings instead."""
+    if force:
+        return [f"forced despite too little data: {p}" for p in problems]
     raise InsufficientDataError(
         "Not enough data to train and measure a model honestly: "
         + "; ".join(problems)
-        + f". Slices: {summary.describe()}. {way_out}; or pass --force to train anyway "
-        "(the console and the report then carry this warning)."
+        + f". {advice}; or pass --force to train anyway (the console and the report then "
+        "carry this warning)."
     )

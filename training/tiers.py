@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.journeys import SECONDS_PER_DAY, to_epoch_seconds
 from runtime.artifact import Tiers
@@ -21,6 +21,8 @@ from runtime.artifact import Tiers
 
 class TierRule(BaseModel):
     """The rule for one tier (and the tiers above it, taken together)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str
     max_share_per_week: float | None = Field(
@@ -58,6 +60,8 @@ class TierRule(BaseModel):
 
 class TierPolicy(BaseModel):
     """Tiers best first: one rule per tier, then the name of the remaining tier."""
+
+    model_config = ConfigDict(extra="forbid")
 
     rules: tuple[TierRule, ...] = (
         TierRule(name="sql", max_share_per_week=0.05),

@@ -39,7 +39,7 @@ from training.evaluate import Metrics, decile_table, evaluate, reliability_table
 from training.fit import BoosterParams, gain_importance
 from training.learn import LearnedBooster, learn_booster
 from training.method_comparison import MethodRow, compare_scores
-from training.minimum_data import AUTO_SPLIT_OPTION, refuse_or_warn, shortfalls
+from training.minimum_data import AUTO_SPLIT_OPTION, refuse_or_warn, shortfalls, split_advice
 from training.package import metric_values, package_model, score_percentiles, with_metadata
 from training.plots import report_figures
 from training.provenance import code_version, frame_fingerprint
@@ -305,7 +305,8 @@ def split_by_time(frame: pd.DataFrame, config: TrainConfig) -> Slices:
                 f"configured one left too few conversions: {'; '.join(problems)}"
             ]
         else:
-            warnings = refuse_or_warn(split.summary, problems, feasible, force=config.force)
+            advice = split_advice(split.summary, feasible)
+            warnings = refuse_or_warn(problems, advice, force=config.force)
     return Slices(
         split=split,
         train=frame.iloc[split.train],

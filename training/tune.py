@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from training.fit import BoosterParams, fit_booster
 
 
 class TuneConfig(BaseModel):
     """Whether and how long to search."""
+
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = False
     trials: int = Field(20, ge=1, le=500, description="Most parameter sets to try.")

@@ -88,7 +88,7 @@ FILLED_FOR_CONVERTED = "filled only for converted leads"
 class AuditConfig(BaseModel):
     """Thresholds of the audit's rule (see the module docstring) and the columns kept anyway."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     separation_auc: float = Field(0.97, description="AUC at which a column almost separates.")
     strong_auc: float = Field(0.85, description="AUC counted as strong evidence.")

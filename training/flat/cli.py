@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from pydantic import BaseModel, ValidationError
+
+from training.config_files import SettingsError, read_settings, validate_settings
 
 if TYPE_CHECKING:
     from training.audit.leakage import LeakageAudit
@@ -58,6 +58,14 @@ MissingValues = Annotated[
         "Select, N/A, NA, None, Null, Unknown, -, nan).",
     ),
 ]
+Separator = Annotated[
+    str | None,
+    typer.Option("--sep", help="Flat export: CSV separator, e.g. ';'. Default: detected."),
+]
+Encoding = Annotated[
+    str | None,
+    typer.Option(help="Flat export: CSV text encoding, e.g. cp1252. Default: detected."),
+]
 FlatConfigFile = Annotated[
     Path | None,
     typer.Option("--config", help="Flat export: YAML with the same settings (flags override it)."),
@@ -75,22 +83,19 @@ def flat_config(
     """The run's `FlatConfig`: the YAML file's settings, then the flags given on top."""
     from training.flat.train import FlatConfig
 
-    values: dict[str, Any] = {}
-    if config_file is not None:
-        values = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        if not isinstance(values, dict):
-            raise typer.BadParameter(f"{config_file} must hold a mapping of settings")
-    values |= {k: v for k, v in flags.items() if v not in (None, [], ())}
-    if extra_missing:
-        base = tuple(
-            values.get("missing_values", FlatConfig.model_fields["missing_values"].default)
-        )
-        values["missing_values"] = (*base, *(v.strip() for v in extra_missing.split(",")))
     try:
-        config = FlatConfig.model_validate(values)
-    except ValidationError as exc:
-        where = config_file or "flat export settings"
-        raise typer.BadParameter(f"{where}: {settings_errors(exc, FlatConfig)}") from exc
+        values = read_settings(config_file) if config_file is not None else {}
+        values |= {k: v for k, v in flags.items() if v not in (None, [], ())}
+        if extra_missing:
+            base = tuple(
+                values.get("missing_values", FlatConfig.model_fields["missing_values"].default)
+            )
+            values["missing_values"] = (*base, *(v.strip() for v in extra_missing.split(",")))
+        config = validate_settings(
+            values, FlatConfig, config_file or "flat export settings", _MISSING_HINTS
+        )
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from None
     train = config.train
     updates = {"force": train.force or force}
     if tune:
@@ -98,29 +103,9 @@ def flat_config(
     return config.model_copy(update={"train": train.model_copy(update=updates)})
 
 
-def settings_errors(exc: ValidationError, model: type[BaseModel]) -> str:
-    """The validation errors on one line; an unknown key is named with the keys it could be."""
-    problems = []
-    for error in exc.errors():
-        loc = ".".join(map(str, error["loc"]))
-        if error["type"] == "extra_forbidden":
-            problems.append(f"unknown key {loc!r}{_known_keys(model, error['loc'][:-1])}")
-        elif error["type"] == "missing" and loc == "target_column":
-            problems.append("no target column: give --target-column, or target_column in --config")
-        else:
-            problems.append(f"{loc}: {error['msg']}")
-    return "; ".join(problems)
-
-
-def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
-    """ " (known: a, b, ...)": the keys of the section at `loc` (e.g. ("train", "split"))."""
-    section: object = model
-    for key in loc:
-        field = section.model_fields.get(key) if isinstance(key, str) else None
-        section = field.annotation if field else None
-        if not (isinstance(section, type) and issubclass(section, BaseModel)):
-            return ""  # inside a list or a union: no single set of keys to list
-    return f" (known: {', '.join(section.model_fields)})"
+_MISSING_HINTS = {
+    "target_column": "no target column: give --target-column, or target_column in --config"
+}
 
 
 def echo_audit(audit: LeakageAudit) -> None:
@@ -133,7 +118,10 @@ def echo_audit(audit: LeakageAudit) -> None:
     for c in audit.flagged:
         state = f"KEPT by {KEEP_OPTION}" if c.kept else "left out"
         typer.echo(f"  - {c.column} ({state}): {'; '.join(c.reasons)}")
-    typer.echo(f'  use one anyway with {KEEP_OPTION} "{audit.flagged[0].column}"')
+    # Only audited candidates can be kept: set-aside free text is no feature (refused).
+    keepable = [c.column for c in audit.flagged if c.kind != "text" and not c.kept]
+    if keepable:
+        typer.echo(f'  use one anyway with {KEEP_OPTION} "{keepable[0]}"')
 
 
 def run_flat(
@@ -153,6 +141,11 @@ def run_flat(
     report, audit = result.report, result.report.audit
     for note in report.notes:
         typer.echo(note)
+    # First, before the measurements they qualify: a forced run's warnings (the minimum-data
+    # check's, the time split's own included) and the export's censoring.
+    split_warnings = report.time_split.warnings if report.time_split is not None else []
+    for warning in (*split_warnings, *report.warnings):
+        typer.echo(f"warning: {warning}")
     typer.echo(
         f"{report.rows:,} leads, {report.positives:,} converted; "
         f"{len(audit.columns)} candidate features, {len(audit.used_columns)} used"

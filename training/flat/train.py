@@ -37,7 +37,7 @@ from training.evaluate import DecileRow, ReliabilityBin, decile_table, reliabili
 from training.fit import BoosterParams, FeatureImportance, FitResult, gain_importance
 from training.flat.crossval import CrossValidated, CrossValidation, cross_validate
 from training.flat.table import ColumnType, FlatTableConfig, column_types, read_flat_table
-from training.minimum_data import InsufficientDataError
+from training.minimum_data import refuse_or_warn
 from training.package import metric_values, package_model, score_percentiles, with_metadata
 from training.plots import OUT_OF_FOLD, report_figures
 from training.provenance import code_version, frame_fingerprint
@@ -426,12 +426,7 @@ def _check_size(y: np.ndarray, config: FlatConfig) -> list[str]:
     if have >= need:
         return []
     problem = f"the export has {have} conversions; at least {need} are needed to learn from"
-    if not config.train.force:
-        raise InsufficientDataError(
-            f"Not enough data to train and measure a model honestly: {problem}. Add leads "
-            "(a longer export) or pass --force to train anyway: the report will say so."
-        )
-    return [f"forced despite too little data: {problem}"]
+    return refuse_or_warn([problem], "Add leads (a longer export)", force=config.train.force)
 
 
 def _package(
