@@ -17,9 +17,10 @@ from training.flat.train import FlatConfig, FlatResult, train_flat
 N = 3_000
 
 
-def _export(tmp_path: Path, *, leak: bool) -> Path:
+def _export(tmp_path: Path, *, leak: bool, dated: bool = False) -> Path:
     """Four ordinary columns with an honest signal; with `leak`, a call length that adds what
-    they cannot know (the outcome, beyond them) and a reference filled only for converters."""
+    they cannot know (the outcome, beyond them) and a reference filled only for converters;
+    with `dated`, creation dates spread over two years (enough conversions per time slice)."""
     rng = np.random.default_rng(5)
     visits = rng.poisson(4, N)
     minutes = rng.gamma(2.0, 4.0, N)
@@ -53,6 +54,9 @@ def _export(tmp_path: Path, *, leak: bool) -> Path:
         table["Ref"] = np.where(
             converted & (rng.random(N) < 0.9), [f"R-{i:05d}" for i in range(N)], ""
         )
+    if dated:
+        start = pd.Timestamp("2024-01-01")
+        table["Created"] = start + pd.to_timedelta(rng.uniform(0, 730, N), unit="D").round("h")
     path = tmp_path / "export.csv"
     table.to_csv(path, index=False)
     return path
@@ -156,3 +160,27 @@ def test_a_number_filled_only_for_converters_is_flagged_by_its_filling() -> None
     )
     flagged = audit_set_aside(texts, y, missing_values={"select"})
     assert [c.column for c in flagged] == ["Deal"]
+
+
+@pytest.mark.parametrize("leak", [True, False], ids=["leak", "control"])
+def test_the_time_split_checks_dominance_on_its_calibration_slice(
+    tmp_path: Path, leak: bool
+) -> None:
+    result = _train(_export(tmp_path, leak=leak, dated=True), date_column="Created")
+    audit, model = result.report.time_split.audit, result.model
+    assert result.report.audit == audit
+    honest = {"Visits", "Minutes", "Source", "Occupation"}
+    assert honest <= set(model.feature_names)
+    if not leak:
+        assert audit.dominance is None and not audit.flagged
+        return
+    evidence = {c.column: c for c in audit.columns}["duration_min"]
+    assert evidence.verdict == "suspect" and not evidence.used
+    assert "duration_min" not in model.feature_names
+    dominance = audit.dominance
+    assert dominance.column == "duration_min" and dominance.suspect
+    assert "calibration slice" in dominance.evaluation
+    gain = dominance.with_column["roc_auc"] - dominance.without_column["roc_auc"]
+    assert gain >= 0.08
+    text = result.report.markdown()
+    assert "Dominance check" in text and "| without `duration_min` |" in text

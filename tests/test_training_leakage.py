@@ -36,6 +36,8 @@ def test_a_future_only_signal_is_invisible_to_the_model():
     horizon = config.training_set.horizon_days
     start = time_split(built.frame, config.split, horizon).summary.calibration_start
     clean = training_data.trained()
+    # The journey model leans on no column out of line, and the audit flags nothing.
+    assert clean.report.audit.dominance is None and not clean.report.audit.flagged
 
     leaky = train_model(plant(built.frame, pd.Timestamp(start), horizon), built.pipeline, config)
     assert planted_gain(leaky) == 0.0
@@ -50,3 +52,7 @@ def test_a_future_only_signal_is_invisible_to_the_model():
     peeking = train_model(always, built.pipeline, keep)
     assert planted_gain(peeking) > 0.0
     assert peeking.report.test.roc_auc > 0.95
+    # It takes most of the gain, yet as a behaviour feature (computed point in time, none can
+    # be left out alone) it is no dominance candidate: the audit's separation rule covers it.
+    assert peeking.report.feature_importance[0].feature == PLANTED
+    assert peeking.report.audit.dominance is None

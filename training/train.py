@@ -2,17 +2,18 @@
 
 `train_model` runs named stages, each returning what it decided: audit the features ->
 split by time (and check there is enough data) -> learn the booster on the train slice
-(categories, optional tuning, early stopping, refit) -> calibrate and choose the tier
-thresholds on the calibration slice -> package the artifact (with a save/load round trip) ->
-test the loaded artifact on the test slice -> compare it with the hand-weighted points and
-(synthetic data) the oracle on the same rows -> report. `train_from_directory` builds the
+(categories, optional tuning, early stopping, refit) and check that it does not lean on one
+column out of line (the dominance check, on the calibration slice) -> calibrate and choose
+the tier thresholds on the calibration slice -> package the artifact (with a save/load round
+trip) -> test the loaded artifact on the test slice -> compare it with the hand-weighted points
+and (synthetic data) the oracle on the same rows -> report. `train_from_directory` builds the
 training set from a contract directory first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -32,7 +33,8 @@ from features.points import PointsRules
 from features.trainingset import TrainingSet, TrainingSetConfig, build_training_set
 from runtime.artifact import ModelMetadata, Tiers
 from runtime.model import Prediction, ScoringModel
-from training.audit.leakage import AuditConfig, LeakageAudit, audit_training_set
+from training.audit.dominance import dominant_candidate, measure_dominance
+from training.audit.leakage import AuditConfig, LeakageAudit, audit_columns, audit_training_set
 from training.baseline import points_on_rows
 from training.calibrate import CalibrationFit, fit_calibrator
 from training.evaluate import Metrics, decile_table, evaluate, reliability_table
@@ -199,7 +201,10 @@ def train_model(
     _check_columns(frame, pipeline)
     audited = audit_features(frame, pipeline, config)
     slices = split_by_time(frame, config)
-    trained = train_and_package(frame, slices, audited.pipeline, config)
+    learned = learn_and_check_dominance(audited, slices, config)
+    trained = train_and_package(
+        frame, slices, learned.audited.pipeline, config, learned=learned.booster
+    )
     # Everything below measures the loaded artifact on rows nothing above has touched.
     tested = evaluate_test_slice(trained.model, slices.test, config)
     compared = compare_methods(
@@ -207,7 +212,7 @@ def train_model(
     )
     metrics = metric_values(tested.metrics, "test")
     metrics |= {f"{METHOD_KEYS[row.method]}_roc_auc": row.roc_auc for row in compared.rows}
-    audit = _with_tradeoff(audited, tested.metrics, frame, slices, config)
+    audit = _with_tradeoff(learned, tested.metrics, frame, slices, config)
     report = report_training(slices, trained, tested, compared, audit, config)
     figures = report_figures(
         tested.y,
@@ -254,16 +259,19 @@ def audit_features(frame: pd.DataFrame, pipeline: FeaturePipeline, config: Train
 
 
 def _with_tradeoff(
-    audited: Audited,
+    learned: Learned,
     measured: Metrics,
     frame: pd.DataFrame,
     slices: Slices,
     config: TrainConfig,
 ) -> LeakageAudit:
     """The audit with the test metrics of a second model that uses the flagged columns too."""
+    audited = learned.audited
     if not audited.audit.left_out or not config.audit.tradeoff:
         return audited.audit
-    leaky = train_and_package(frame, slices, audited.candidates, config)
+    leaky = train_and_package(
+        frame, slices, audited.candidates, config, learned=learned.every_column
+    )
     return audited.audit.with_tradeoff(
         evaluate_test_slice(leaky.model, slices.test, config).metrics,
         measured,
@@ -317,6 +325,79 @@ def split_by_time(frame: pd.DataFrame, config: TrainConfig) -> Slices:
     )
 
 
+# -- learn, and check for a dominant column ------------------------------------------------
+@dataclass(frozen=True)
+class Learned:
+    """The booster learned on the train slice with the features the audit left, a suspect
+    dominant column left out unless kept."""
+
+    audited: Audited  # the audit with the dominance check's finding
+    booster: LearnedBooster  # on audited.pipeline
+    every_column: LearnedBooster | None  # on audited.candidates, when one was learned
+
+
+ON_CALIBRATION = (
+    "Both rows: the booster learned on the train slice with and without the column, scored "
+    "on the calibration slice (the test slice plays no part in the decision); the column's "
+    "AUC alone on the calibration slice too."
+)
+
+
+def learn_and_check_dominance(audited: Audited, slices: Slices, config: TrainConfig) -> Learned:
+    """Learn the booster; when one column holds a share of its gain out of line with every
+    other (`training.audit.dominance`), learn it once more without that column and compare
+    both on the calibration slice. A suspect column is left out unless kept."""
+    first = _learn(slices, audited.pipeline, config)
+    every = None if audited.audit.left_out else first
+    audit = audited.audit
+    importance = gain_importance(first.booster, feature_names=first.encoder.feature_names)
+    point_in_time = [c.column for c in audit.columns if c.point_in_time]
+    candidate = dominant_candidate(importance, config.audit, point_in_time)
+    if candidate is None:
+        return Learned(audited=audited, booster=first, every_column=every)
+    column = candidate[0].feature
+    without = audited.pipeline.without([column])
+    dropped = _learn(slices, without, config)
+    rows = slices.calibration
+    dominance = measure_dominance(
+        *candidate,
+        _alone_auc(rows, column, config.audit),
+        _raw_metrics(first, rows, config),
+        _raw_metrics(dropped, rows, config),
+        ON_CALIBRATION,
+        config.audit,
+    )
+    audit = audit.with_dominance(dominance, config.audit.keep)
+    if column in audit.left_out:
+        return Learned(Audited(audit, audited.candidates, without), dropped, every)
+    return Learned(replace(audited, audit=audit), first, every)
+
+
+def _alone_auc(rows: pd.DataFrame, column: str, config: AuditConfig) -> float:
+    """The column's stand-alone AUC as the audit measures it, on `rows` only."""
+    ids = rows[LEAD_ID]
+    # Kept columns are checked against the audited frame; this one has a single column.
+    audit = audit_columns(
+        rows[[column]],
+        _labels(rows),
+        config=config.model_copy(update={"keep": ()}),
+        groups=ids.to_numpy() if ids.duplicated().any() else None,
+    )
+    return audit.columns[0].auc
+
+
+def _raw_metrics(learned: LearnedBooster, rows: pd.DataFrame, config: TrainConfig) -> Metrics:
+    """The uncalibrated booster's metrics on `rows` (ranking measures need no calibrator)."""
+    raw = learned.booster.predict(learned.encoder.encode_frame(rows), raw_score=True)
+    return evaluate(1.0 / (1.0 + np.exp(-raw)), _labels(rows), bins=config.ece_bins)
+
+
+def _learn(slices: Slices, pipeline: FeaturePipeline, config: TrainConfig) -> LearnedBooster:
+    return learn_booster(
+        slices.train, pipeline, config, stop_rows=slices.valid, refit=config.refit_train_slice
+    )
+
+
 # -- fit, calibrate, tier, package ---------------------------------------------------------
 @dataclass(frozen=True)
 class Calibrated:
@@ -338,12 +419,16 @@ class Trained:
 
 
 def train_and_package(
-    frame: pd.DataFrame, slices: Slices, pipeline: FeaturePipeline, config: TrainConfig
+    frame: pd.DataFrame,
+    slices: Slices,
+    pipeline: FeaturePipeline,
+    config: TrainConfig,
+    *,
+    learned: LearnedBooster | None = None,
 ) -> Trained:
-    """Learn the booster, calibrate it, choose its tiers and package it."""
-    learned = learn_booster(
-        slices.train, pipeline, config, stop_rows=slices.valid, refit=config.refit_train_slice
-    )
+    """Learn the booster (unless `learned` on `pipeline` is given), calibrate it, choose its
+    tiers and package it."""
+    learned = learned or _learn(slices, pipeline, config)
     calibrated = calibrate(learned, slices.calibration, config)
     tiers = choose_tiers(calibrated, slices.calibration, config)
     model = package_model(

@@ -445,9 +445,10 @@ RULE = (
     "filled rows >= {c.certain_rate:.0%} converted (" + FILLED_FOR_CONVERTED + ") 2, free-text "
     "columns too. Columns computed point in time from events count only the separation rule. "
     "Dominance: the model's top column by gain, with >= {c.dominant_share:.0%} of it and "
-    ">= {c.dominant_ratio:g}x the next column's share, is suspect when the model with it beats "
-    "by >= {c.dominant_auc_loss} cross-validated ROC AUC both the model without it and the "
-    "column alone."
+    ">= {c.dominant_ratio:g}x the next column's share and not computed point in time, is "
+    "suspect when the model with it beats by >= {c.dominant_auc_loss} ROC AUC both the model "
+    "without it and the column alone (cross-validated, or on the calibration slice of a time "
+    "split)."
 )
 
 
