@@ -90,11 +90,18 @@ class IsoTimestamp:
     pass datetimes and strings as pydantic reads them.
     """
 
+    # Years 0002-9998 only: an instant of year 1 or 9999 may fall outside Python's calendar
+    # once converted to UTC (0001-01-01T00:30+01:00), and the OpenAPI document, which cannot
+    # say "in UTC", carries this same pattern, so the schema and the validation agree.
+    PATTERN = (
+        r"^(000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]"
+        r"|999[0-8])-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
+    )
     _ISO_STRING = core_schema.custom_error_schema(
-        core_schema.str_schema(pattern=r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d"),
+        core_schema.str_schema(pattern=PATTERN),
         custom_error_type="timestamp_format",
-        custom_error_message="should be an ISO 8601 string with a date and a time, e.g. "
-        "2025-03-10T08:05:00Z (not a number)",
+        custom_error_message="should be an ISO 8601 string with a date (years 0002-9998) and "
+        "a time, e.g. 2025-03-10T08:05:00Z (not a number)",
     )
 
     @classmethod
@@ -110,15 +117,17 @@ class IsoTimestamp:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "format": "date-time"}
+        return {"type": "string", "format": "date-time", "pattern": cls.PATTERN}
 
 
 Timestamp = Annotated[datetime, IsoTimestamp]
 UtcDatetime = Annotated[datetime, IsoTimestamp, AfterValidator(as_utc)]
+# Strict bool and float: a string is never read as a number ("000...0" of any length would
+# otherwise slip past the string length limit as 0.0), nor as true/false.
 AttributeValue = (
     Annotated[str, Field(max_length=MAX_VALUE_LENGTH)]
-    | bool
-    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[bool, Field(strict=True)]
+    | Annotated[float, Field(strict=True, allow_inf_nan=False)]
     | None
 )
 Attributes = Annotated[

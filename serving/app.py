@@ -110,7 +110,7 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
             "description": "Invalid request; each error names its field. This includes fields "
             "the loaded model requires (the body schema marks them: `created_at` for models "
             "that read the journey), duplicate keys, and timestamps that are not ISO 8601 "
-            "strings or fall outside years 1-9999 in UTC.",
+            "strings with a date of years 0002-9998 (the body schema's pattern) and a time.",
         },
     }
 

@@ -72,7 +72,7 @@ def test_bad_timestamp_is_located_to_the_event(client, payloads):
     assert response.status_code == 422
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "events", 1, "occurred_at"]
-    assert "ISO 8601 string with a date and a time" in error["msg"]
+    assert "ISO 8601 string with a date (years 0002-9998) and a time" in error["msg"]
 
 
 def test_invalid_json_and_unknown_fields_are_422_not_500(client, payloads):
