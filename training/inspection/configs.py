@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from features.contract.schema import CREATED_AT, EVENT_TYPE, LEAD_ID, OCCURRED_AT
@@ -128,8 +129,8 @@ def journey_suggestion(profiles: list[TableProfile], mapping_path: Path, out: Pa
 def _table(profile: TableProfile, renames: dict[str, str]) -> dict:
     """A mapping section: the renames, and the timestamp layout if it is not ISO 8601."""
     section: dict = {"columns": renames}
-    dated = [profile.column(name) for name in renames if profile.column(name).kind == "date"]
-    layout = dated[0].date_layout if dated else None
+    layouts = [profile.column(name).date_layout for name in renames]
+    layout = next((layout for layout in layouts if layout), None)
     if layout and layout != "ISO8601":
         section["timestamps"] = {"format": layout}
     return section
@@ -144,7 +145,7 @@ def _lead_key(leads: TableProfile) -> str:
     return leads.ids[0]
 
 
-def _join_column(lead_ids, other: TableProfile) -> str:
+def _join_column(lead_ids: pd.Series, other: TableProfile) -> str:
     """The column of `other` whose values are (mostly) the leads' ids."""
     known = lead_ids.dropna().astype(str).unique()
     for column in other.table.columns:
