@@ -1,0 +1,12 @@
+"""The journey store: online state (leads, events, score history) in SQLite or PostgreSQL."""
+
+from serving.store.store import (
+    Erasure,
+    Journey,
+    JourneyStore,
+    NewEvent,
+    ScoreRecord,
+    StoredLead,
+)
+
+__all__ = ["Erasure", "Journey", "JourneyStore", "NewEvent", "ScoreRecord", "StoredLead"]

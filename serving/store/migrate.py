@@ -1,0 +1,43 @@
+"""Bring a store's schema to the newest version with Alembic, at service start.
+
+Several processes may start at once (uvicorn workers, hosts sharing PostgreSQL): the upgrade
+runs under a lock, so one migrates and the others find the schema at head.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any fixed number: PostgreSQL advisory locks are named by integers.
+_LOCK_KEY = 0x1EAD5C0E
+
+
+def migrate(engine: sa.Engine) -> str:
+    """Upgrade the schema to head under a lock; returns the revision it is at."""
+    config = _config()
+    immediate = engine.connect().execution_options(immediate=True)
+    with immediate as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+            connection.execute(lock, {"key": _LOCK_KEY})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        return MigrationContext.configure(connection).get_current_revision() or ""
+
+
+def head_revision() -> str:
+    """The newest revision this code knows."""
+    return ScriptDirectory.from_config(_config()).get_current_head() or ""
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config

@@ -1,0 +1,375 @@
+"""The journey store: leads, their events and their score history, in SQLite or PostgreSQL.
+
+One SQL code path (SQLAlchemy Core) for both databases; the embedded default is a SQLite file
+in WAL mode, which needs no setup, and `postgresql://...` lets several service processes or
+hosts share one store. Every method is one short transaction, safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from serving.store import tables
+from serving.store.migrate import migrate
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(moment: datetime) -> int:
+    """A UTC datetime as integer microseconds since the epoch (exact)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(us: int) -> datetime:
+    """The datetime of `to_us` back, in UTC."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to store (validated by the caller)."""
+
+    lead_id: str
+    event_type: str
+    occurred_at: datetime
+    event_id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StoredLead:
+    """What the store knows of a lead: its record (if one was sent) and its events' extent."""
+
+    lead_id: str
+    created_at: datetime | None
+    attributes: dict[str, Any]
+    updated_at: datetime | None
+    events: int
+    first_event_at: datetime | None
+    last_event_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A lead's newest events before a time, oldest first, and how many older ones were left."""
+
+    events: list[dict[str, Any]]
+    left_out: int
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    """One entry of a lead's score history."""
+
+    lead_id: str
+    scored_at: datetime
+    as_of: datetime
+    probability: float
+    score: int
+    tier: str
+    model_name: str
+    model_version: str | None
+    trigger: str
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing a lead removed."""
+
+    lead_id: str
+    leads: int
+    events: int
+    scores: int
+
+
+class JourneyStore:
+    """Leads, events and score history behind one engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @classmethod
+    def open(cls, url: str) -> JourneyStore:
+        """Connect to `url` (sqlite:///FILE or postgresql://...) and migrate it to head."""
+        store = cls(create_engine(url))
+        migrate(store.engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def description(self) -> str:
+        """The store's URL without a password, for logs and answers."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    # -- writing -----------------------------------------------------------------------
+    def add_events(self, new: Sequence[NewEvent], received_at: datetime) -> list[bool]:
+        """Store events; per event, True if stored, False if its `event_id` was already stored
+        for its lead (earlier, or earlier in `new`). Committed when this returns."""
+        stored = [True] * len(new)
+        seen: set[tuple[str, str]] = set()
+        rows = []
+        for i, event in enumerate(new):
+            if event.event_id is not None:
+                key = (event.lead_id, event.event_id)
+                if key in seen:
+                    stored[i] = False
+                    continue
+                seen.add(key)
+            rows.append(
+                {
+                    "lead_id": event.lead_id,
+                    "event_type": event.event_type,
+                    "occurred_at_us": to_us(event.occurred_at),
+                    "event_id": event.event_id,
+                    "properties": event.properties,
+                    "received_at_us": to_us(received_at),
+                }
+            )
+        if not rows:
+            return stored
+        t = tables.events
+        statement = (
+            self._insert(t)
+            .on_conflict_do_nothing(index_elements=[t.c.lead_id, t.c.event_id])
+            .returning(t.c.lead_id, t.c.event_id)
+        )
+        with self.engine.begin() as connection:
+            inserted = {tuple(row) for row in connection.execute(statement, rows)}
+        for i, event in enumerate(new):
+            if stored[i] and event.event_id is not None:
+                stored[i] = (event.lead_id, event.event_id) in inserted
+        return stored
+
+    def upsert_lead(
+        self, lead_id: str, created_at: datetime | None, attributes: dict[str, Any]
+    ) -> bool:
+        """Create the lead or update it: attributes sent replace those of the same name, the
+        others stay; `created_at` is replaced when sent. True if the lead was created."""
+        t = tables.leads
+        now = to_us(datetime.now(UTC))
+        created_us = None if created_at is None else to_us(created_at)
+        immediate = self.engine.connect().execution_options(immediate=True)
+        with immediate as connection, connection.begin():
+            created = connection.execute(
+                self._insert(t)
+                .values(
+                    lead_id=lead_id,
+                    created_at_us=created_us,
+                    attributes=attributes,
+                    updated_at_us=now,
+                )
+                .on_conflict_do_nothing(index_elements=[t.c.lead_id])
+                .returning(t.c.lead_id)
+            ).first()
+            if created is not None:
+                return True
+            row = connection.execute(
+                sa.select(t.c.attributes, t.c.created_at_us)
+                .where(t.c.lead_id == lead_id)
+                .with_for_update()
+            ).one()
+            connection.execute(
+                sa.update(t)
+                .where(t.c.lead_id == lead_id)
+                .values(
+                    attributes={**row.attributes, **attributes},
+                    created_at_us=row.created_at_us if created_us is None else created_us,
+                    updated_at_us=now,
+                )
+            )
+        return False
+
+    def record_scores(self, records: Sequence[ScoreRecord]) -> None:
+        """Append scores to their leads' histories."""
+        if not records:
+            return
+        rows = [
+            {
+                "lead_id": r.lead_id,
+                "scored_at_us": to_us(r.scored_at),
+                "as_of_us": to_us(r.as_of),
+                "probability": r.probability,
+                "score": r.score,
+                "tier": r.tier,
+                "model_name": r.model_name,
+                "model_version": r.model_version,
+                "trigger": r.trigger,
+            }
+            for r in records
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(tables.scores), rows)
+
+    def erase(self, lead_id: str) -> Erasure:
+        """Remove the lead, its events and its score history (a data-protection request)."""
+        with self.engine.begin() as connection:
+            counts = [
+                connection.execute(sa.delete(t).where(t.c.lead_id == lead_id)).rowcount
+                for t in (tables.leads, tables.events, tables.scores)
+            ]
+        return Erasure(lead_id, *counts)
+
+    # -- reading -----------------------------------------------------------------------
+    def lead(self, lead_id: str) -> StoredLead | None:
+        """The lead's record and events' extent; None if neither was ever stored."""
+        t, e = tables.leads, tables.events
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(t.c.created_at_us, t.c.attributes, t.c.updated_at_us).where(
+                    t.c.lead_id == lead_id
+                )
+            ).first()
+            count, first, last = connection.execute(
+                sa.select(sa.func.count(), sa.func.min(e.c.occurred_at_us))
+                .add_columns(sa.func.max(e.c.occurred_at_us))
+                .where(e.c.lead_id == lead_id)
+            ).one()
+        if row is None and count == 0:
+            return None
+        return StoredLead(
+            lead_id=lead_id,
+            created_at=_maybe_time(row.created_at_us) if row else None,
+            attributes=dict(row.attributes) if row else {},
+            updated_at=from_us(row.updated_at_us) if row else None,
+            events=count,
+            first_event_at=_maybe_time(first),
+            last_event_at=_maybe_time(last),
+        )
+
+    def journeys(
+        self, lead_ids: Sequence[str], before: Sequence[datetime], limit: int
+    ) -> list[Journey]:
+        """Each lead's newest `limit` events strictly before its time, oldest first.
+
+        Events at or after the time are not read: the service's answer would ignore them."""
+        e = tables.events
+        out = []
+        with self.engine.connect() as connection:
+            for lead_id, moment in zip(lead_ids, before, strict=True):
+                cutoff = to_us(moment)
+                rows = connection.execute(
+                    sa.select(e.c.event_type, e.c.occurred_at_us)
+                    .where(e.c.lead_id == lead_id, e.c.occurred_at_us < cutoff)
+                    .order_by(e.c.occurred_at_us.desc(), e.c.id.desc())
+                    .limit(limit + 1)
+                ).all()
+                left_out = 0
+                if len(rows) > limit:
+                    rows = rows[:limit]
+                    left_out = (
+                        connection.execute(
+                            sa.select(sa.func.count()).where(
+                                e.c.lead_id == lead_id, e.c.occurred_at_us < cutoff
+                            )
+                        ).scalar_one()
+                        - limit
+                    )
+                events = [
+                    {"event_type": kind, "occurred_at": from_us(us)} for kind, us in reversed(rows)
+                ]
+                out.append(Journey(events, left_out))
+        return out
+
+    def history(self, lead_id: str, limit: int) -> list[ScoreRecord]:
+        """The lead's newest `limit` scores, newest first."""
+        s = tables.scores
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(s)
+                .where(s.c.lead_id == lead_id)
+                .order_by(s.c.scored_at_us.desc(), s.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            ScoreRecord(
+                lead_id=row.lead_id,
+                scored_at=from_us(row.scored_at_us),
+                as_of=from_us(row.as_of_us),
+                probability=row.probability,
+                score=row.score,
+                tier=row.tier,
+                model_name=row.model_name,
+                model_version=row.model_version,
+                trigger=row.trigger,
+            )
+            for row in rows
+        ]
+
+    def lead_ids(self, batch_size: int) -> Iterator[list[str]]:
+        """Every stored lead id (with a record or with events), in batches, in id order."""
+        ids = sa.union(
+            sa.select(tables.leads.c.lead_id), sa.select(tables.events.c.lead_id)
+        ).subquery()
+        last: str | None = None
+        while True:
+            query = sa.select(ids.c.lead_id).order_by(ids.c.lead_id).limit(batch_size)
+            if last is not None:
+                query = query.where(ids.c.lead_id > last)
+            with self.engine.connect() as connection:
+                batch = list(connection.execute(query).scalars())
+            if not batch:
+                return
+            yield batch
+            last = batch[-1]
+
+    def count_leads(self) -> int:
+        """How many leads `lead_ids` yields."""
+        ids = sa.union(
+            sa.select(tables.leads.c.lead_id), sa.select(tables.events.c.lead_id)
+        ).subquery()
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.count()).select_from(ids)).scalar_one()
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for the store's URL: `postgresql://` uses psycopg 3; a SQLite file gets WAL,
+    full sync on commit (an acknowledged write survives a crash) and a busy timeout, so
+    several threads and processes share it."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = sa.create_engine(
+        url,
+        json_serializer=lambda value: orjson.dumps(value).decode(),
+        json_deserializer=orjson.loads,
+    )
+    if engine.dialect.name == "sqlite":
+        _sqlite_settings(engine)
+    elif engine.dialect.name != "postgresql":
+        raise ValueError(
+            f"the journey store runs on SQLite or PostgreSQL, not {engine.dialect.name}: set "
+            "LEADSCORE_STORE_URL to sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
+    return engine
+
+
+def _sqlite_settings(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def connect(dbapi_connection: Any, record: Any) -> None:
+        # SQLAlchemy, not the sqlite3 module, decides when transactions begin (see "begin").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def begin(connection: sa.Connection) -> None:
+        # IMMEDIATE takes the write lock up front: migrations that read, then write, never
+        # fail half-way on a lock upgrade.
+        immediate = connection.get_execution_options().get("immediate")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _maybe_time(us: int | None) -> datetime | None:
+    return None if us is None else from_us(us)
