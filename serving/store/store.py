@@ -246,38 +246,44 @@ class JourneyStore:
             last_event_at=_maybe_time(last),
         )
 
-    def journeys(
-        self, lead_ids: Sequence[str], before: Sequence[datetime], limit: int
-    ) -> list[Journey]:
-        """Each lead's newest `limit` events strictly before its time, oldest first.
-
-        Events at or after the time are not read: the service's answer would ignore them."""
-        e = tables.events
-        out = []
+    def records(self, lead_ids: Sequence[str]) -> dict[str, tuple[datetime | None, dict]]:
+        """`created_at` and attributes of those of the leads that have a record."""
+        t = tables.leads
         with self.engine.connect() as connection:
-            for lead_id, moment in zip(lead_ids, before, strict=True):
-                cutoff = to_us(moment)
-                rows = connection.execute(
-                    sa.select(e.c.event_type, e.c.occurred_at_us)
-                    .where(e.c.lead_id == lead_id, e.c.occurred_at_us < cutoff)
-                    .order_by(e.c.occurred_at_us.desc(), e.c.id.desc())
-                    .limit(limit + 1)
-                ).all()
-                left_out = 0
-                if len(rows) > limit:
-                    rows = rows[:limit]
-                    left_out = (
-                        connection.execute(
-                            sa.select(sa.func.count()).where(
-                                e.c.lead_id == lead_id, e.c.occurred_at_us < cutoff
-                            )
-                        ).scalar_one()
-                        - limit
-                    )
-                events = [
-                    {"event_type": kind, "occurred_at": from_us(us)} for kind, us in reversed(rows)
-                ]
-                out.append(Journey(events, left_out))
+            rows = connection.execute(
+                sa.select(t.c.lead_id, t.c.created_at_us, t.c.attributes).where(
+                    t.c.lead_id.in_(lead_ids)
+                )
+            ).all()
+        return {row.lead_id: (_maybe_time(row.created_at_us), dict(row.attributes)) for row in rows}
+
+    def journeys(self, lead_ids: Sequence[str], before: datetime, limit: int) -> list[Journey]:
+        """Each lead's newest `limit` events strictly before `before`, oldest first.
+
+        Events at or after that time are not read: the model ignores them anyway."""
+        e = tables.events
+        found: dict[str, list[tuple[str, int]]] = {lead_id: [] for lead_id in lead_ids}
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(e.c.lead_id, e.c.event_type, e.c.occurred_at_us)
+                .where(e.c.lead_id.in_(lead_ids), e.c.occurred_at_us < to_us(before))
+                .order_by(e.c.lead_id, e.c.occurred_at_us, e.c.id)
+            )
+            for lead_id, kind, us in rows:
+                found[lead_id].append((kind, us))
+        out = []
+        for lead_id in lead_ids:
+            events = found[lead_id]
+            left_out = max(len(events) - limit, 0)
+            out.append(
+                Journey(
+                    [
+                        {"event_type": kind, "occurred_at": from_us(us)}
+                        for kind, us in events[left_out:]
+                    ],
+                    left_out,
+                )
+            )
         return out
 
     def history(self, lead_id: str, limit: int) -> list[ScoreRecord]:
