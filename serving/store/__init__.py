@@ -4,9 +4,18 @@ from serving.store.store import (
     Erasure,
     Journey,
     JourneyStore,
+    LeadRecord,
     NewEvent,
     ScoreRecord,
     StoredLead,
 )
 
-__all__ = ["Erasure", "Journey", "JourneyStore", "NewEvent", "ScoreRecord", "StoredLead"]
+__all__ = [
+    "Erasure",
+    "Journey",
+    "JourneyStore",
+    "LeadRecord",
+    "NewEvent",
+    "ScoreRecord",
+    "StoredLead",
+]

@@ -44,6 +44,15 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
+class LeadRecord:
+    """A lead's record to create or merge (validated by the caller)."""
+
+    lead_id: str
+    created_at: datetime | None
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class StoredLead:
     """What the store knows of a lead: its record (if one was sent) and its events' extent."""
 
@@ -150,44 +159,56 @@ class JourneyStore:
                 stored[i] = (event.lead_id, event.event_id) in inserted
         return stored
 
-    def upsert_lead(
-        self, lead_id: str, created_at: datetime | None, attributes: dict[str, Any]
-    ) -> bool:
-        """Create the lead or update it: attributes sent replace those of the same name, the
-        others stay; `created_at` is replaced when sent. True if the lead was created."""
+    def upsert_leads(self, records: Sequence[LeadRecord]) -> list[bool]:
+        """Create leads or update them: attributes sent replace those of the same name, the
+        others stay; `created_at` is replaced when sent. Per record, True if it created the
+        lead. One transaction; a lead id given twice is merged in order."""
         t = tables.leads
         now = to_us(datetime.now(UTC))
-        created_us = None if created_at is None else to_us(created_at)
+        ids = list(dict.fromkeys(r.lead_id for r in records))
         immediate = self.engine.connect().execution_options(immediate=True)
         with immediate as connection, connection.begin():
-            created = connection.execute(
-                self._insert(t)
-                .values(
-                    lead_id=lead_id,
-                    created_at_us=created_us,
-                    attributes=attributes,
-                    updated_at_us=now,
+            # Lock existing rows (PostgreSQL) so concurrent merges of one lead do not race.
+            existing = {
+                row.lead_id: (row.created_at_us, row.attributes)
+                for row in connection.execute(
+                    sa.select(t.c.lead_id, t.c.created_at_us, t.c.attributes)
+                    .where(t.c.lead_id.in_(ids))
+                    .with_for_update()
                 )
-                .on_conflict_do_nothing(index_elements=[t.c.lead_id])
-                .returning(t.c.lead_id)
-            ).first()
-            if created is not None:
-                return True
-            row = connection.execute(
-                sa.select(t.c.attributes, t.c.created_at_us)
-                .where(t.c.lead_id == lead_id)
-                .with_for_update()
-            ).one()
-            connection.execute(
-                sa.update(t)
-                .where(t.c.lead_id == lead_id)
-                .values(
-                    attributes={**row.attributes, **attributes},
-                    created_at_us=row.created_at_us if created_us is None else created_us,
-                    updated_at_us=now,
+            }
+            merged: dict[str, tuple[int | None, dict]] = dict(existing)
+            created = []
+            for record in records:
+                was_stored = record.lead_id in merged
+                created_us, attributes = merged.get(record.lead_id, (None, {}))
+                if record.created_at is not None:
+                    created_us = to_us(record.created_at)
+                merged[record.lead_id] = (created_us, {**attributes, **record.attributes})
+                created.append(not was_stored)
+            values = [
+                {"lead_id": i, "created_at_us": c, "attributes": a, "updated_at_us": now}
+                for i, (c, a) in merged.items()
+            ]
+            new = [v for v in values if v["lead_id"] not in existing]
+            if new:
+                # A lead another process created meanwhile is updated by the next statement.
+                connection.execute(
+                    self._insert(t).on_conflict_do_nothing(index_elements=[t.c.lead_id]), new
                 )
-            )
-        return False
+            updates = [{**v, "key": v["lead_id"]} for v in values if v["lead_id"] in existing]
+            if updates:
+                connection.execute(
+                    sa.update(t)
+                    .where(t.c.lead_id == sa.bindparam("key"))
+                    .values(
+                        created_at_us=sa.bindparam("created_at_us"),
+                        attributes=sa.bindparam("attributes"),
+                        updated_at_us=sa.bindparam("updated_at_us"),
+                    ),
+                    updates,
+                )
+        return created
 
     def record_scores(self, records: Sequence[ScoreRecord]) -> None:
         """Append scores to their leads' histories."""
