@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+
+from tests.postgres import PostgresUnavailable, start_postgres
 
 
 @pytest.fixture(autouse=True)
@@ -12,3 +19,21 @@ def _mlflow_store_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
     store = tmp_path_factory.getbasetemp() / "mlflow-default"
     store.mkdir(exist_ok=True)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The SQLAlchemy URL of a real PostgreSQL server on loopback, one per test session.
+
+    Skipped where PostgreSQL cannot run, except in CI, where that fails: CI must run them."""
+    # Not under tmp_path_factory: as root the server runs as `postgres`, which cannot enter
+    # pytest's root-only (0700) tmp tree; the system tmp directory is open to it.
+    with tempfile.TemporaryDirectory(prefix="leadscore-postgres-") as directory:
+        try:
+            server = start_postgres(Path(directory))
+        except PostgresUnavailable as unavailable:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"CI=true and PostgreSQL cannot run here: {unavailable}")
+            pytest.skip(f"PostgreSQL cannot run here: {unavailable}")
+        with server:
+            yield server.url
