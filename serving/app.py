@@ -14,19 +14,29 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
-import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic.json_schema import models_json_schema
 
 from runtime.leads import MAX_EVENTS, MAX_LEADS, LeadIn
 from serving.bodies import BodyRefused, json_body, parse_batch, parse_lead
+from serving.http import (
+    ADMIN,
+    BODY_ERRORS,
+    INVALID_PARAMETER,
+    JSON,
+    KEYED,
+    UNAVAILABLE,
+    request_body,
+)
+from serving.journey_routes import add_journey_routes
+from serving.journey_schemas import MAX_INGEST, EventsRequest, LeadScoreRequest, LeadUpsert
+from serving.journeys import JourneyService
 from serving.metrics import (
     CONTENT_TYPE,
     BodyTooLarge,
@@ -34,6 +44,7 @@ from serving.metrics import (
     ServiceMetrics,
     too_large_detail,
 )
+from serving.rescoring import RescoringQueue
 from serving.schemas import (
     BatchRequest,
     BatchResponse,
@@ -44,24 +55,12 @@ from serving.schemas import (
     Readiness,
     ReloadResponse,
     ScoreResponse,
-    ValidationErrorBody,
 )
 from serving.scorer import LeadRefused, ModelUnavailable, Scorer
 from serving.settings import ServiceSettings
 
 API_TITLE = "leadscore"
 API_VERSION = "1"
-_ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
-
-
-class JSON(JSONResponse):
-    """JSON written by orjson (datetimes as ...Z, dataclasses and dicts as they are).
-
-    A `JSONResponse`, so the OpenAPI document describes each route's answer by its response
-    model (FastAPI writes `{"type": "string"}` for other response classes)."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=_ORJSON_OPTIONS)
 
 
 def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = None) -> FastAPI:
@@ -70,22 +69,41 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
     scorer = scorer or Scorer(settings)
     metrics = ServiceMetrics(scorer)
     api_key, admin_key = _auth(settings)
-    limits = {MAX_EVENTS: settings.max_events_per_lead, MAX_LEADS: settings.max_leads_per_batch}
+    limits = {
+        MAX_EVENTS: settings.max_events_per_lead,
+        MAX_LEADS: settings.max_leads_per_batch,
+        MAX_INGEST: settings.max_events_per_ingest,
+    }
     # Batches are scored off the event loop, one at a time, on one long-lived thread: the
     # compiled kernels release the GIL, so single leads keep being answered meanwhile, and
     # OpenMP keeps one warm thread team for it (a new calling thread would start another).
     batch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-scoring")
+    journeys = JourneyService(settings, scorer)
+    # Rescoring shares the batch thread: a batch call and a rescoring batch take turns.
+    rescoring = RescoringQueue(
+        journeys.rescore,
+        batch_thread,
+        capacity=settings.rescore_queue_leads,
+        batch_size=settings.rescore_batch_leads,
+        wait_seconds=settings.rescore_wait_seconds,
+    )
+    metrics.watch_rescoring(rescoring)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, journeys.open)
         if scorer.served is None:
-            await asyncio.get_running_loop().run_in_executor(batch_thread, scorer.load)
+            await loop.run_in_executor(batch_thread, scorer.load)
         hangup = _on_sighup(scorer.start_reload)
+        worker = asyncio.create_task(rescoring.run(), name="rescoring")
         try:
             yield
         finally:
             hangup()
+            worker.cancel()
             batch_thread.shutdown(wait=False)
+            journeys.close()
 
     app = FastAPI(
         title=API_TITLE,
@@ -95,31 +113,21 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         lifespan=lifespan,
     )
     app.state.scorer = scorer
+    app.state.journeys = journeys
+    app.state.rescoring = rescoring
     app.state.metrics = metrics
     app.add_middleware(ObserveRequests, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     _error_handlers(app, settings)
     _openapi(app, scorer)
 
-    unavailable = {503: {"model": ErrorBody, "description": "No model loaded (reason given)."}}
-    keyed = {401: {"model": ErrorBody, "description": "Missing or invalid API key."}}
-    body_errors = {
-        413: {"model": ErrorBody, "description": "Request body too large."},
-        415: {"model": ErrorBody, "description": "The body is not sent as application/json."},
-        422: {
-            "model": ValidationErrorBody,
-            "description": "Invalid request; each error names its field. This includes fields "
-            "the loaded model requires (the body schema marks them: `created_at` for models "
-            "that read the journey), duplicate keys, and timestamps that are not ISO 8601 "
-            "strings with a date of years 0002-9998 (the body schema's pattern) and a time.",
-        },
-    }
+    unavailable, keyed, body_errors = UNAVAILABLE, KEYED, BODY_ERRORS
 
     @app.post(
         "/v1/score",
         response_model=ScoreResponse,
         dependencies=[Depends(api_key)],
         responses=keyed | body_errors | unavailable,
-        openapi_extra=_body("LeadIn"),
+        openapi_extra=request_body("LeadIn"),
         summary="Score one lead",
     )
     async def score(request: Request) -> Response:
@@ -135,7 +143,7 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         response_model=BatchResponse,
         dependencies=[Depends(api_key)],
         responses=keyed | body_errors | unavailable,
-        openapi_extra=_body("BatchRequest"),
+        openapi_extra=request_body("BatchRequest"),
         summary="Score many leads",
     )
     async def score_batch(request: Request) -> Response:
@@ -170,9 +178,9 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         responses=keyed
         | {
             200: {"model": ReloadResponse, "description": "Reloaded (with wait=true)."},
-            403: {"model": ErrorBody, "description": "Not an admin key."},
+            **ADMIN,
             409: {"model": ErrorBody, "description": "A reload is already running."},
-            422: {"model": ValidationErrorBody, "description": "Invalid query parameter."},
+            **INVALID_PARAMETER,
             503: {
                 "model": ReloadResponse,
                 "description": "The reload failed (with wait=true): `reload` names the version "
@@ -199,6 +207,8 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         served = scorer.served
         body = ReloadResponse(reload=scorer.reload_state, model=served.ref if served else None)
         return JSON(body.model_dump(mode="json"), status_code=status)
+
+    add_journey_routes(app, journeys, rescoring, metrics, (api_key, admin_key), limits)
 
     @app.get("/healthz", response_model=Health, summary="The process is alive")
     async def healthz() -> Response:
@@ -353,12 +363,6 @@ def _on_sighup(reload: Callable[[], object]) -> Callable[[], None]:
 # -- OpenAPI -----------------------------------------------------------------------------
 
 
-def _body(schema_name: str) -> dict:
-    """An OpenAPI request body pointing at a component schema (added by `_openapi`)."""
-    ref = {"$ref": f"#/components/schemas/{schema_name}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
-
-
 def _openapi(app: FastAPI, scorer: Scorer) -> None:
     """Add the request body models (read by hand in the routes) to the OpenAPI components,
     marking the fields the loaded model requires; rebuilt when a reload changes them."""
@@ -372,7 +376,10 @@ def _openapi(app: FastAPI, scorer: Scorer) -> None:
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             _, defs = models_json_schema(
-                [(LeadIn, "validation"), (BatchRequest, "validation")],
+                [
+                    (model, "validation")
+                    for model in (LeadIn, BatchRequest, EventsRequest, LeadUpsert, LeadScoreRequest)
+                ],
                 ref_template="#/components/schemas/{model}",
             )
             if needs_created_at:

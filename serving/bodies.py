@@ -15,6 +15,7 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from runtime.leads import LeadIn
+from serving.journey_schemas import EventRecord, EventsEnvelope, EventsRequest
 from serving.schemas import BatchEnvelope, BatchRequest, FieldError
 from serving.scorer import Refused
 
@@ -79,7 +80,7 @@ def parse_batch(
         return list(batch.leads), batch.as_of
     except ValidationError as exc:
         errors = field_errors(exc, ("body",))
-        if not all(_in_a_lead(e) for e in errors):
+        if not all(_in_an_item(e, "leads") for e in errors):
             raise BodyRefused(422, errors) from None
     # Only some leads are bad: validate each on its own, keep the good ones.
     try:
@@ -87,6 +88,30 @@ def parse_batch(
     except ValidationError as exc:
         raise BodyRefused(422, field_errors(exc, ("body",))) from None
     return [_lead_or_refusal(item, limits) for item in envelope.leads], envelope.as_of
+
+
+def parse_events(
+    body: bytes, limits: dict[str, int]
+) -> tuple[list[tuple[int, EventRecord]], dict[int, list[FieldError]]]:
+    """The valid events of an ingest call with their indices, and the errors of the others
+    by index. Raises `BodyRefused` only when the call itself is wrong (not an object, too
+    many events): one bad event must not fail the others."""
+    try:
+        return list(enumerate(EventsRequest.model_validate_json(body, context=limits).events)), {}
+    except ValidationError as exc:
+        errors = field_errors(exc, ("body",))
+    failed: dict[int, list[FieldError]] = {}
+    for error in errors:
+        if not _in_an_item(error, "events"):
+            raise BodyRefused(422, errors) from None
+        failed.setdefault(error.loc[2], []).append(error.model_copy(update={"loc": error.loc[3:]}))
+    # Validate the good ones again as JSON (timestamps as strings), all in one compiled call.
+    items = EventsEnvelope.model_validate_json(body, context=limits).events
+    good = [i for i in range(len(items)) if i not in failed]
+    valid = EventsRequest.model_validate_json(
+        json.dumps({"events": [items[i] for i in good]}), context=limits
+    ).events
+    return list(zip(good, valid, strict=True)), failed
 
 
 def field_errors(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[FieldError]:
@@ -97,10 +122,10 @@ def field_errors(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[Fi
     ]
 
 
-def _in_a_lead(error: FieldError) -> bool:
-    """An error inside one lead of a batch (['body', 'leads', i, ...]), not of the envelope."""
+def _in_an_item(error: FieldError, items: str) -> bool:
+    """An error inside one item of a batch (['body', items, i, ...]), not of the envelope."""
     loc = error.loc
-    return len(loc) >= 3 and loc[1] == "leads" and isinstance(loc[2], int)
+    return len(loc) >= 3 and loc[1] == items and isinstance(loc[2], int)
 
 
 def _lead_or_refusal(item: Any, limits: dict[str, int]) -> LeadIn | Refused:

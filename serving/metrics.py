@@ -10,6 +10,7 @@ import orjson
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -18,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.rescoring import RescoringQueue
 from serving.scorer import Scorer
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -53,7 +55,28 @@ class ServiceMetrics:
             "Leads of batches refused by validation.",
             registry=self.registry,
         )
+        self.events = Counter(
+            "leadscore_events",
+            "Events sent to /v1/events, by outcome: stored, duplicate or failed.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.registry.register(_ModelCollector(scorer))
+
+    def watch_rescoring(self, queue: RescoringQueue) -> None:
+        """Export the rescoring queue's length and the leads it rescored."""
+        pending = Gauge(
+            "leadscore_rescore_pending",
+            "Leads waiting to be rescored after new events.",
+            registry=self.registry,
+        )
+        pending.set_function(lambda: queue.pending)
+        done = Gauge(
+            "leadscore_rescored_leads",
+            "Leads rescored after new events since the service started.",
+            registry=self.registry,
+        )
+        done.set_function(lambda: queue.rescored)
 
     def count_tiers(self, answers: list[dict]) -> None:
         counts: dict[str, int] = {}

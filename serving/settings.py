@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from runtime.methods import ReasonsMethod
 from serving.keys import refuse_weak_key
+from serving.store.settings import DEFAULT_STORE_URL
 
 DEFAULT_MODEL_URI = "models:/lead-conversion@champion"
 Keys = Annotated[list[SecretStr], NoDecode]
@@ -58,6 +59,33 @@ class ServiceSettings(BaseSettings):
         "path",
         description="path: contributions along each tree's decision path (microseconds); "
         "shap: exact TreeSHAP (milliseconds per lead).",
+    )
+
+    store_url: str = Field(
+        DEFAULT_STORE_URL,
+        description="The journey store: sqlite:///FILE (the default, a file next to the "
+        "service), postgresql://USER:PASSWORD@HOST/DB to share one store between processes or "
+        "hosts, or none to serve stateless scoring only.",
+    )
+    max_events_per_ingest: int = Field(10_000, ge=1, description="Events in one /v1/events call.")
+    rescore_queue_leads: int = Field(
+        10_000,
+        ge=1,
+        description="Leads waiting to be rescored after their events arrived; when full, "
+        "/v1/events waits up to rescore_wait_seconds for room, then answers 503.",
+    )
+    rescore_batch_leads: int = Field(512, ge=1, description="Leads rescored together.")
+    rescore_wait_seconds: float = Field(
+        5.0, ge=0, description="How long /v1/events waits for room in the rescoring queue."
+    )
+    history_length: int = Field(
+        10, ge=1, le=1000, description="Recorded scores shown with a stored lead."
+    )
+    trend_window_days: float = Field(
+        7.0, gt=0, description="The score trend compares with the oldest score this recent."
+    )
+    trend_min_change: int = Field(
+        5, ge=1, le=100, description="Score points that make a trend improving or declining."
     )
 
     @field_validator("api_keys", "admin_keys", mode="before")

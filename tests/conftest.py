@@ -21,6 +21,13 @@ def _mlflow_store_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch) 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
 
 
+@pytest.fixture(autouse=True)
+def _journey_store_in_tmp(tmp_path: Path, monkeypatch) -> None:
+    """Give every test (and the services it starts) a journey store of its own in its tmp
+    directory, so no test writes leadscore-store.db into the repository or sees another's."""
+    monkeypatch.setenv("LEADSCORE_STORE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """The SQLAlchemy URL of a real PostgreSQL server on loopback, one per test session.

@@ -22,6 +22,8 @@ class StoredInput:
 
     lead: LeadIn
     left_out: int
+    # A record, or events before as_of (a lead with only later events looks unknown here).
+    known: bool
 
     @property
     def warnings(self) -> list[str]:
@@ -60,5 +62,6 @@ def stored_inputs(
             events=journey.events,
             as_of=as_of,
         )
-        out.append(StoredInput(lead, journey.left_out))
+        known = lead_id in records or bool(journey.events)
+        out.append(StoredInput(lead, journey.left_out, known))
     return out

@@ -317,20 +317,19 @@ class JourneyStore:
                 .order_by(s.c.scored_at_us.desc(), s.c.id.desc())
                 .limit(limit)
             ).all()
-        return [
-            ScoreRecord(
-                lead_id=row.lead_id,
-                scored_at=from_us(row.scored_at_us),
-                as_of=from_us(row.as_of_us),
-                probability=row.probability,
-                score=row.score,
-                tier=row.tier,
-                model_name=row.model_name,
-                model_version=row.model_version,
-                trigger=row.trigger,
-            )
-            for row in rows
-        ]
+        return [_score_record(row) for row in rows]
+
+    def first_score_since(self, lead_id: str, since: datetime) -> ScoreRecord | None:
+        """The lead's oldest score recorded at or after `since`."""
+        s = tables.scores
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(s)
+                .where(s.c.lead_id == lead_id, s.c.scored_at_us >= to_us(since))
+                .order_by(s.c.scored_at_us, s.c.id)
+                .limit(1)
+            ).first()
+        return None if row is None else _score_record(row)
 
     def lead_ids(self, batch_size: int) -> Iterator[list[str]]:
         """Every stored lead id (with a record or with events), in batches, in id order."""
@@ -400,3 +399,17 @@ def _sqlite_settings(engine: sa.Engine) -> None:
 
 def _maybe_time(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
+
+
+def _score_record(row: sa.Row) -> ScoreRecord:
+    return ScoreRecord(
+        lead_id=row.lead_id,
+        scored_at=from_us(row.scored_at_us),
+        as_of=from_us(row.as_of_us),
+        probability=row.probability,
+        score=row.score,
+        tier=row.tier,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        trigger=row.trigger,
+    )
