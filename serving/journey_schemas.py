@@ -5,10 +5,11 @@ Like the scoring bodies, stable within `/v1`: fields may be added, never renamed
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from typing_extensions import TypedDict
 
 from runtime.leads import (
@@ -26,6 +27,17 @@ MAX_INGEST = "max_events_per_ingest"
 MAX_PROPERTIES = 100
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+
+
+def _storable(properties: dict[str, Any]) -> dict[str, Any]:
+    """Properties that both databases store as JSON: no NaN or Infinity (JSON has neither)."""
+    try:
+        json.dumps(properties, allow_nan=False)
+    except ValueError:
+        raise ValueError(
+            "properties may not hold NaN or Infinity: JSON has no such numbers"
+        ) from None
+    return properties
 
 
 class EventRecord(TypedDict):
@@ -62,7 +74,7 @@ class EventRecord(TypedDict):
     ]
     properties: NotRequired[
         Annotated[
-            dict[Name, Any] | None,
+            Annotated[dict[Name, Any], AfterValidator(_storable)] | None,
             Field(
                 max_length=MAX_PROPERTIES,
                 description="Anything else about the event (stored, not scored), e.g. the URL.",

@@ -7,6 +7,7 @@ hosts share one store. Every method is one short transaction, safe to call from 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -365,7 +366,8 @@ def create_engine(url: str) -> sa.Engine:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     engine = sa.create_engine(
         url,
-        json_serializer=lambda value: orjson.dumps(value).decode(),
+        # The standard library writes integers of any size, which event properties may hold.
+        json_serializer=json.dumps,
         json_deserializer=orjson.loads,
     )
     if engine.dialect.name == "sqlite":

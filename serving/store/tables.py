@@ -33,7 +33,7 @@ events = sa.Table(
     sa.Column("occurred_at_us", sa.BigInteger, nullable=False),
     # NULLs are distinct in a unique index (both databases): events without an id are all kept.
     sa.Column("event_id", sa.String(MAX_NAME_LENGTH), nullable=True),
-    sa.Column("properties", sa.JSON, nullable=True),
+    sa.Column("properties", sa.JSON(none_as_null=True), nullable=True),
     sa.Column("received_at_us", sa.BigInteger, nullable=False),
     sa.Index("ix_events_lead_time", "lead_id", "occurred_at_us"),
     sa.Index("ux_events_lead_event_id", "lead_id", "event_id", unique=True),
