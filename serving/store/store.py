@@ -364,19 +364,23 @@ def create_engine(url: str) -> sa.Engine:
     several threads and processes share it."""
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        backend = sa.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"the journey store runs on SQLite or PostgreSQL, not {backend or 'this URL'}: set "
+            "LEADSCORE_STORE_URL to sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
     engine = sa.create_engine(
         url,
         # The standard library writes integers of any size, which event properties may hold.
         json_serializer=json.dumps,
         json_deserializer=orjson.loads,
     )
-    if engine.dialect.name == "sqlite":
+    if backend == "sqlite":
         _sqlite_settings(engine)
-    elif engine.dialect.name != "postgresql":
-        raise ValueError(
-            f"the journey store runs on SQLite or PostgreSQL, not {engine.dialect.name}: set "
-            "LEADSCORE_STORE_URL to sqlite:///FILE or postgresql://USER@HOST/DB"
-        )
     return engine
 
 

@@ -1,0 +1,129 @@
+"""The journey store itself, on SQLite and a real PostgreSQL: migrations under concurrency,
+point-in-time journeys, merges, and the rescoring queue's back-pressure."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from serving.rescoring import Backlogged, RescoringQueue
+from serving.store import JourneyStore, LeadRecord, NewEvent
+from serving.store.migrate import head_revision, migrate
+from serving.store.store import create_engine
+
+T0 = datetime(2025, 5, 1, tzinfo=UTC)
+
+
+def _fresh_postgres_database(server_url: str) -> str:
+    """A new, empty database on the test server, for tests that need one of their own."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return _fresh_postgres_database(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+def test_processes_starting_together_migrate_once(empty_store_url):
+    """Workers starting at once: one migrates, the others find the schema at head."""
+    engines = [create_engine(empty_store_url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+
+    def start(engine: sa.Engine) -> str:
+        barrier.wait()
+        return migrate(engine)
+
+    with ThreadPoolExecutor(len(engines)) as pool:
+        revisions = list(pool.map(start, engines))
+    assert revisions == [head_revision()] * len(engines)
+    assert head_revision() == "0001"
+    with engines[0].connect() as connection:
+        tables = set(sa.inspect(connection).get_table_names())
+    assert {"leads", "events", "scores", "alembic_version"} <= tables
+    for engine in engines:
+        engine.dispose()
+
+
+def test_journeys_are_the_newest_events_strictly_before_the_cut_off(empty_store_url):
+    store = JourneyStore.open(empty_store_url)
+    events = [NewEvent("a", "email_open", T0 + timedelta(hours=h)) for h in range(10)]
+    events += [NewEvent("b", "demo_request", T0), NewEvent("a", "demo_request", T0)]
+    store.add_events(events, received_at=T0)
+    cut_off = T0 + timedelta(hours=6)  # the event at exactly 6 h is not before it
+    a, b, c = store.journeys(["a", "b", "c"], cut_off, limit=4)
+    assert [e["occurred_at"] for e in a.events] == [T0 + timedelta(hours=h) for h in (2, 3, 4, 5)]
+    assert a.left_out == 3  # hours 0 (two events) and 1
+    assert b.events == [{"event_type": "demo_request", "occurred_at": T0}] and b.left_out == 0
+    assert c.events == [] and c.left_out == 0
+    store.close()
+
+
+def test_merges_keep_what_is_not_sent(empty_store_url):
+    store = JourneyStore.open(empty_store_url)
+    created = store.upsert_leads(
+        [
+            LeadRecord("a", T0, {"industry": "Retail", "country": "DE"}),
+            LeadRecord("a", None, {"industry": "Software"}),  # merged in order
+            LeadRecord("b", None, {}),
+        ]
+    )
+    assert created == [True, False, True]
+    assert store.upsert_leads([LeadRecord("b", T0, {"x": None})]) == [False]
+    records = store.records(["a", "b", "c"])
+    assert records == {
+        "a": (T0, {"industry": "Software", "country": "DE"}),
+        "b": (T0, {"x": None}),
+    }
+    store.close()
+
+
+def test_an_unsupported_database_is_named_with_the_fix():
+    with pytest.raises(ValueError, match="runs on SQLite or PostgreSQL, not mysql"):
+        create_engine("mysql://localhost/db")
+
+
+def test_a_full_queue_refuses_after_waiting_and_frees_room_as_it_rescored():
+    """Back-pressure: while rescoring is stuck, a call that does not fit waits, then is
+    refused; once rescoring moves, the same call fits."""
+    release = threading.Event()
+    rescored: list[list[str]] = []
+
+    def rescore(lead_ids: list[str]) -> None:
+        release.wait(10)
+        rescored.append(lead_ids)
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as executor:
+            queue = RescoringQueue(rescore, executor, capacity=3, batch_size=2, wait_seconds=0.2)
+            worker = asyncio.create_task(queue.run())
+            await queue.make_room(["a", "b"])
+            await queue.add(["a", "b"])
+            await asyncio.sleep(0.05)  # the worker took a and b, and is stuck on them
+            await queue.make_room(["c", "d", "e"])
+            await queue.add(["c", "d", "e"])
+            assert queue.pending == 3
+            await queue.make_room(["c"])  # already queued: fits
+            with pytest.raises(Backlogged, match="3 leads wait"):
+                await queue.make_room(["f"])
+            release.set()
+            await asyncio.wait_for(queue.make_room(["f"]), 5)
+            while queue.pending:
+                await asyncio.sleep(0.01)
+            worker.cancel()
+
+    asyncio.run(scenario())
+    assert [lead for batch in rescored for lead in batch] == ["a", "b", "c", "d", "e"]
