@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from features.cli import data_app, features_app
-from serving.cli import score, serve
+from serving.cli import score, serve, store_app
 from training.analysis.cli import rules_app
 from training.cli import train
 from training.inspection.cli import inspect
@@ -98,6 +98,7 @@ app.add_typer(models_app, name="models")
 app.command("quickstart")(quickstart)
 app.command("serve")(serve)
 app.command("score")(score)
+app.add_typer(store_app, name="store")
 app.add_typer(rules_app, name="rules")
 
 if __name__ == "__main__":

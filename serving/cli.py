@@ -1,4 +1,6 @@
-"""`leadscore serve` (the HTTP service under uvicorn) and `leadscore score` (batch scoring)."""
+"""`leadscore serve` (the HTTP service under uvicorn), `leadscore score` (batch scoring of a
+table or of the journey store) and `leadscore store load` (a contract directory into the store).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +8,44 @@ import ipaddress
 import os
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from runtime.methods import ReasonsMethod
 from serving.settings import DEFAULT_MODEL_URI
+from serving.store.settings import DEFAULT_STORE_URL, STORE_URL_VARIABLE
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from runtime.leads import LeadIn
     from runtime.model import ScoringModel
+    from runtime.source import ModelSource
+    from serving.store import JourneyStore
+
+# Leads scored, and their scores recorded, together; and the events read per lead, newest
+# first, as the service reads a stored journey (LEADSCORE_MAX_EVENTS_PER_LEAD's default).
+STORE_BATCH_LEADS = 1_000
+STORE_MAX_EVENTS = 5_000
+
+store_app = typer.Typer(
+    help="The journey store the service scores from: leads, their events, score history.",
+    no_args_is_help=True,
+)
+Store = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="The journey store: sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB. Default: "
+        f"{STORE_URL_VARIABLE}, else {DEFAULT_STORE_URL}.",
+    ),
+]
 
 
 def serve(
@@ -82,13 +109,13 @@ def serve(
 
 def score(
     leads: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="Leads table (Parquet file/directory or CSV): an id column, the attributes "
             "the model was trained on and, for a model that reads journeys, created_at. A "
-            "CRM export as the model was trained on it will do."
+            "CRM export as the model was trained on it will do. Or --from-store."
         ),
-    ],
+    ] = None,
     id_column: Annotated[
         str | None,
         typer.Option(
@@ -100,9 +127,13 @@ def score(
         Path | None,
         typer.Option(help="Events table (lead_id, occurred_at, event_type): Parquet or CSV."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Scores to write: .parquet or .csv.")] = Path(
-        "scores.parquet"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scores to write: .parquet or .csv. Default: scores.parquet; with --from-store "
+            "none (the scores are recorded in the store's history either way)."
+        ),
+    ] = None,
     as_of: Annotated[
         datetime | None,
         typer.Option(help="Score as of this time (UTC if no zone is given); default: now."),
@@ -124,16 +155,57 @@ def score(
             "instead of warning and scoring those values as unknown."
         ),
     ] = False,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Score every lead of the journey store (as `leadscore store load` or the "
+            "service stored them) instead of a table, and record each score in its history.",
+        ),
+    ] = False,
+    store: Store = None,
 ) -> None:
-    """Score a table of leads with the same model and code as the service."""
-    import orjson
-
-    from features.contract.schema import LEAD_ID
+    """Score a table of leads, or the journey store's, with the same model and code as the
+    service."""
+    from features.contract.schema import CREATED_AT, LEAD_ID
     from runtime.source import load_source
     from serving.batch import read_journeys, read_leads, score_leads
 
     started = time.perf_counter()
+    if from_store:
+        given = {"--leads": leads, "--events": events, "--id-column": id_column}
+        clash = [name for name, value in given.items() if value is not None]
+        clash += ["--strict"] if strict else []
+        if clash:
+            raise typer.BadParameter(
+                f"--from-store scores the stored leads, not a table: leave out {', '.join(clash)}",
+                param_hint="--from-store",
+            )
+    elif store is not None:
+        raise typer.BadParameter("--store names the store --from-store reads: add --from-store")
+    elif leads is None:
+        raise typer.BadParameter("give the leads to score: --leads FILE, or --from-store")
+    when = _utc(as_of or datetime.now(UTC))
+    if from_store:
+        opened = open_store(store, must_exist=True)  # before the model: it fails sooner
+        try:
+            scoring_model, source = load_source(model)
+            _score_store(
+                scoring_model,
+                source,
+                opened,
+                when,
+                out,
+                hint_as_of=as_of is None,
+                reasons=reasons,
+                method=reasons_method,
+                started=started,
+            )
+        finally:
+            opened.close()
+        return
     scoring_model, source = load_source(model)
+    out = out or Path("scores.parquet")
     uses_journeys = scoring_model.spec.pipeline.use_behaviour
     model_ids = scoring_model.spec.metadata.id_column
     # A model trained on an export without ids (rows numbered) scores rows the same way.
@@ -150,22 +222,327 @@ def score(
         if events is None:
             raise typer.BadParameter("this model uses behaviour features: pass --events")
         journeys = read_journeys(events, lead_table["lead_id"].to_numpy())
-    when = as_of or datetime.now(UTC)
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     if as_of is None and uses_journeys:
-        _hint_as_of(lead_table, when, scoring_model.spec.metadata.horizon_days)
+        _hint_as_of(lead_table[CREATED_AT].max(), when, scoring_model.spec.metadata.horizon_days)
     scores = score_leads(
         scoring_model, lead_table, journeys, when, reasons=reasons, method=reasons_method
     )
-    if out.suffix.lower() == ".csv" and reasons:
-        scores["reasons"] = [orjson.dumps(r).decode() for r in scores["reasons"]]
-    _write_atomically(scores, out)
+    _write_scores(scores, out)
     tiers = scores["tier"].value_counts().to_dict()
+    typer.echo(f"{_scored(len(scores), when, source, started)}: {tiers} -> {out}")
+
+
+def _score_store(
+    model: ScoringModel,
+    source: ModelSource,
+    store: JourneyStore,
+    when: datetime,
+    out: Path | None,
+    *,
+    hint_as_of: bool,
+    reasons: bool,
+    method: ReasonsMethod,
+    started: float,
+) -> None:
+    """Score every stored lead in batches, record each score in its history (trigger
+    "batch"), and write them to `out` if given, as `leadscore score` writes a table's."""
+    import pandas as pd
+
+    from serving.store.inputs import stored_inputs
+
+    total = store.count_leads()
+    if not total:
+        raise ValueError(
+            f"the journey store {store.description} holds no leads: load some with "
+            "`leadscore store load --data DIR`, or name another store with --store"
+        )
+    uses_journeys = model.spec.pipeline.use_behaviour
+    unused = set(model.spec.pipeline.attributes.sources)  # sources no scored lead has
+    frames, tiers, unscorable, shortened = [], Counter(), [], 0
+    newest: datetime | None = None
+    with _progress({"leads": total}) as advance:
+        for ids in store.lead_ids(STORE_BATCH_LEADS):
+            leads = []
+            for stored in stored_inputs(store, ids, when, max_events=STORE_MAX_EVENTS):
+                lead = stored.lead
+                # The service refuses such a lead too: a journey model needs its age.
+                if lead.created_at is None and (uses_journeys or not lead.attributes):
+                    unscorable.append(lead.lead_id)
+                    continue
+                leads.append(lead)
+                shortened += stored.left_out > 0
+                unused -= {name for name, value in lead.attributes.items() if value is not None}
+                if lead.created_at and (newest is None or lead.created_at > newest):
+                    newest = lead.created_at
+            if leads:
+                scores = _score_and_record(model, source, store, leads, when, reasons, method)
+                tiers.update(scores["tier"])
+                if out is not None:
+                    frames.append(scores)
+            advance("leads", len(ids))
+    scored = sum(tiers.values())
+    if unscorable:
+        why = (
+            "no created_at (this model reads journeys, and time since creation is one of its "
+            "features)"
+            if uses_journeys
+            else "no record (only events)"
+        )
+        what = f"{len(unscorable):,} of {total:,} stored leads not scored: {why}"
+        advice = "store their records with created_at (`leadscore store load`)"
+        if not scored:
+            raise ValueError(f"{what}, e.g. {unscorable[:5]}; {advice}")
+        typer.echo(f"warning: {what}, e.g. {unscorable[:5]}; {advice}", err=True)
+    if shortened:
+        typer.echo(
+            f"note: {shortened:,} leads have more than {STORE_MAX_EVENTS:,} stored events before "
+            f"{when.isoformat()}: their newest {STORE_MAX_EVENTS:,} were scored, as the service "
+            "scores them",
+            err=True,
+        )
+    if unused:
+        typer.echo(
+            f"warning: no scored lead has a value for {sorted(unused)}, which the model uses: "
+            "all were scored as if those values were unknown; store them (names as in training)",
+            err=True,
+        )
+    if hint_as_of and uses_journeys:
+        _hint_as_of(newest, when, model.spec.metadata.horizon_days)
+    written = ""
+    if out is not None:
+        _write_scores(pd.concat(frames, ignore_index=True), out)
+        written = f" -> {out}"
     typer.echo(
-        f"scored {len(scores):,} leads as of {when.isoformat()} with {source.name} "
-        f"version {source.version or '-'} ({source.uri}) in {time.perf_counter() - started:.1f}s: "
-        f"{tiers} -> {out}"
+        f"{_scored(scored, when, source, started)}: {dict(tiers.most_common())}{written}; "
+        f"recorded in the score history of {store.description}"
     )
+
+
+def _score_and_record(
+    model: ScoringModel,
+    source: ModelSource,
+    store: JourneyStore,
+    leads: list[LeadIn],
+    when: datetime,
+    reasons: bool,
+    method: ReasonsMethod,
+) -> pd.DataFrame:
+    """Score stored leads as `leadscore score` scores a table's, and append each score to
+    the lead's history."""
+    from features.contract.schema import LEAD_ID
+    from serving.batch import score_records
+    from serving.store import ScoreRecord
+
+    scores = score_records(model, leads, when, reasons=reasons, method=method)
+    scored_at = datetime.now(UTC)
+    store.record_scores(
+        [
+            ScoreRecord(
+                lead_id=lead_id,
+                scored_at=scored_at,
+                as_of=when,
+                probability=float(probability),
+                score=int(points),
+                tier=tier,
+                model_name=source.name,
+                model_version=source.version,
+                trigger="batch",
+            )
+            for lead_id, probability, points, tier in zip(
+                scores[LEAD_ID], scores["probability"], scores["score"], scores["tier"], strict=True
+            )
+        ]
+    )
+    return scores
+
+
+def _scored(n: int, when: datetime, source: ModelSource, started: float) -> str:
+    return (
+        f"scored {n:,} leads as of {when.isoformat()} with {source.name} version "
+        f"{source.version or '-'} ({source.uri}) in {time.perf_counter() - started:.1f}s"
+    )
+
+
+def _write_scores(scores: pd.DataFrame, out: Path) -> None:
+    """The scores as `leadscore score` writes them: reasons as JSON text in a CSV file."""
+    import orjson
+
+    if out.suffix.lower() == ".csv" and "reasons" in scores:
+        scores = scores.assign(reasons=[orjson.dumps(r).decode() for r in scores["reasons"]])
+    _write_atomically(scores, out)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@store_app.command("load")
+def load(
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Contract data directory: leads.parquet, and optionally events/ or "
+            "events.parquet (as `leadscore data synth --out` and `data validate --out` write "
+            "it, and `leadscore train --data` reads it), or the same tables as leads.csv and "
+            "events.csv in any separator and encoding. Outcomes are not stored."
+        ),
+    ],
+    store: Store = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML mapping the tables' column names, event types and timestamp layouts "
+            "onto the contract, as for `leadscore data validate --mapping`."
+        ),
+    ] = None,
+    mode: Annotated[
+        Literal["strict", "quarantine"],
+        typer.Option(
+            help="strict: store nothing if any row is malformed (the error names it). "
+            "quarantine: set malformed rows aside with a reason, store the rest."
+        ),
+    ] = "strict",
+    quarantine_dir: Annotated[
+        Path,
+        typer.Option(help="Where quarantine mode writes <table>.csv of the rows set aside."),
+    ] = Path("quarantine"),
+) -> None:
+    """Load a contract directory into the journey store (loading again stores nothing twice).
+
+    Every lead's created_at and attributes, and every event. Malformed rows are found as
+    `leadscore data validate` finds them: they fail the load before anything is stored, or
+    with --mode quarantine are set aside with their reasons; none is dropped silently."""
+    from features.contract.mapping import ExportMapping
+    from serving.batch import contract_tables, load_into_store
+
+    started = time.perf_counter()
+    check_store_url(store, must_exist=False)  # a wrong URL fails before the tables are read
+    export_mapping = None
+    if mapping is not None:
+        if not mapping.is_file():
+            raise typer.BadParameter(f"{mapping}: no such file", param_hint="--mapping")
+        export_mapping = ExportMapping.from_yaml(mapping)
+    try:
+        tables = contract_tables(data, export_mapping, mode)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    for note in tables.notes:
+        typer.echo(f"note: {note}")
+    for problem in tables.problems:
+        typer.echo(f"quarantined: {problem}")
+    for name in tables.sources if mode == "quarantine" else ():
+        path = quarantine_dir / f"{name}.csv"
+        if name not in tables.quarantined:
+            path.unlink(missing_ok=True)  # a stale file from an earlier load would mislead
+            continue
+        quarantine_dir.mkdir(parents=True, exist_ok=True)
+        tables.quarantined[name].to_csv(path, index=False)
+        typer.echo(f"quarantined {name} rows, with a 'reason' column: {path}")
+    opened = open_store(store, must_exist=False)
+    try:
+        with _progress({"leads": len(tables.leads), "events": len(tables.events)}) as advance:
+            counts = load_into_store(opened, tables, advance=advance)
+    finally:
+        opened.close()
+    events = f"{counts.events:,} events"
+    if counts.events:
+        old = counts.events - counts.new_events
+        events += f" ({counts.new_events:,} new, {old:,} already stored)"
+    typer.echo(
+        f"stored {counts.leads:,} leads ({counts.new_leads:,} new) and {events} in "
+        f"{opened.description} ({time.perf_counter() - started:.1f}s)"
+    )
+
+
+def open_store(explicit: str | None, *, must_exist: bool) -> JourneyStore:
+    """The journey store `--store` (else LEADSCORE_STORE_URL, else the default) names, opened
+    and migrated; what is wrong with it is one line naming where the URL came from.
+
+    `must_exist`: a SQLite file that is not there is an error (reading commands create no
+    empty store); otherwise its directory is made."""
+    import sqlalchemy as sa
+
+    from serving.store import JourneyStore
+
+    url, shown, where = check_store_url(explicit, must_exist=must_exist)
+    database = sa.engine.make_url(url).database
+    if url.startswith("sqlite") and database not in (None, "", ":memory:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return JourneyStore.open(url)
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        raise ValueError(
+            f"cannot open the journey store {shown} (from {where}): {first}; check the URL, "
+            "and that the database runs and this user may create tables in it"
+        ) from exc
+
+
+def check_store_url(explicit: str | None, *, must_exist: bool) -> tuple[str, str, str]:
+    """The store's URL, as shown (no password), and where it came from; a URL the store
+    cannot use (or, with `must_exist`, a SQLite file that is not there) is an error. Cheap:
+    commands check it before reading their inputs, and write nothing if it is wrong."""
+    import sqlalchemy as sa
+
+    from serving.store.settings import store_url
+
+    url = store_url(explicit)
+    where = (
+        "--store"
+        if explicit
+        else STORE_URL_VARIABLE
+        if os.environ.get(STORE_URL_VARIABLE)
+        else f"the default store ({STORE_URL_VARIABLE} is not set)"
+    )
+    usage = "give sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB"
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise typer.BadParameter(
+            f"{url!r} is not a database URL: {usage}", param_hint=where
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise typer.BadParameter(
+            f"{shown}: the journey store runs on SQLite or PostgreSQL, not {backend}: {usage}",
+            param_hint=where,
+        )
+    missing = backend == "sqlite" and not Path(parsed.database or "").is_file()
+    if must_exist and missing and parsed.database not in (None, "", ":memory:"):
+        raise typer.BadParameter(
+            f"no journey store at {parsed.database}: load leads into it first with `leadscore "
+            f"store load --data DIR`, or name the store with --store or {STORE_URL_VARIABLE}",
+            param_hint=where,
+        )
+    return url, shown, where
+
+
+@contextmanager
+def _progress(totals: dict[str, int]) -> Iterator[Callable[[str, int], None]]:
+    """A progress bar per name on a terminal (stderr), nothing elsewhere; yields
+    `advance(name, done)`."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        tasks = {name: progress.add_task(name, total=total) for name, total in totals.items()}
+        yield lambda name, done: progress.advance(tasks[name], done)
 
 
 def _check_columns(model: ScoringModel, table: pd.DataFrame, path: Path, strict: bool) -> None:
@@ -184,15 +561,12 @@ def _check_columns(model: ScoringModel, table: pd.DataFrame, path: Path, strict:
     typer.echo(f"warning: {what}; add them, or pass --strict to refuse such a file", err=True)
 
 
-def _hint_as_of(leads: pd.DataFrame, now: datetime, horizon_days: float) -> None:
+def _hint_as_of(newest: datetime | None, now: datetime, horizon_days: float) -> None:
     """One line when even the newest lead is older than the model's horizon: scored as of now,
     old leads read as long gone cold ("created 9 years ago"), which is rarely what was meant."""
     import pandas as pd
 
-    from features.contract.schema import CREATED_AT
-
-    newest = leads[CREATED_AT].max()
-    if pd.isna(newest):
+    if newest is None or pd.isna(newest):
         return
     age_days = (now - newest).days
     if age_days > horizon_days:
