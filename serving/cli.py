@@ -29,9 +29,12 @@ if TYPE_CHECKING:
     from runtime.source import ModelSource
     from serving.store import JourneyStore
 
-# Leads scored, and their scores recorded, together; and the events read per lead, newest
-# first, as the service reads a stored journey (LEADSCORE_MAX_EVENTS_PER_LEAD's default).
+# Leads scored, and their scores recorded, together; ids read from the store at a time (each
+# read scans every stored id up to the page: fewer, longer pages cost less); and the events
+# read per lead, newest first, as the service reads a stored journey
+# (LEADSCORE_MAX_EVENTS_PER_LEAD's default).
 STORE_BATCH_LEADS = 1_000
+STORE_ID_PAGE = 20_000
 STORE_MAX_EVENTS = 5_000
 
 store_app = typer.Typer(
@@ -261,7 +264,7 @@ def _score_store(
     frames, tiers, unscorable, shortened = [], Counter(), [], 0
     newest: datetime | None = None
     with _progress({"leads": total}) as advance:
-        for ids in store.lead_ids(STORE_BATCH_LEADS):
+        for ids in _batches(store.lead_ids(STORE_ID_PAGE), STORE_BATCH_LEADS):
             leads = []
             for stored in stored_inputs(store, ids, when, max_events=STORE_MAX_EVENTS):
                 lead = stored.lead
@@ -316,6 +319,12 @@ def _score_store(
         f"{_scored(scored, when, source, started)}: {dict(tiers.most_common())}{written}; "
         f"recorded in the score history of {store.description}"
     )
+
+
+def _batches(pages: Iterator[list[str]], size: int) -> Iterator[list[str]]:
+    for page in pages:
+        for start in range(0, len(page), size):
+            yield page[start : start + size]
 
 
 def _score_and_record(

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 import yaml
 from typer.testing import CliRunner
 
+import serving.cli
 from leadscore import app
 from serving.store import JourneyStore, NewEvent
 from serving.store import tables as store_tables
@@ -161,8 +162,11 @@ def test_a_semicolon_latin1_crm_table_without_events_loads_with_its_mapping(
 
 
 def test_score_from_store_records_history_and_matches_score_of_the_tables(
-    contract_dir: Path, store_url: str, tmp_path: Path
+    contract_dir: Path, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Pages of ids and batches of leads that do not divide the leads: every edge is crossed.
+    monkeypatch.setattr(serving.cli, "STORE_ID_PAGE", 25)
+    monkeypatch.setattr(serving.cli, "STORE_BATCH_LEADS", 10)
     model = make_model(seed=4, n_leads=600, rounds=5).save(tmp_path / "model")
     loaded = run("store", "load", "--data", contract_dir, "--store", store_url)
     assert loaded.exit_code == 0, loaded.output
