@@ -42,7 +42,7 @@ from runtime.methods import ReasonsMethod
 from runtime.model import Prediction, Reasons, ScoringModel
 
 if TYPE_CHECKING:
-    from serving.store import JourneyStore, LeadRecord, NewEvent
+    from serving.store.store import JourneyStore, LeadRecord, NewEvent
 
 _EVENT_COLUMNS = [LEAD_ID, OCCURRED_AT, EVENT_TYPE]
 # Each value's layout guessed on its own, as a CRM export may mix them.
@@ -355,7 +355,7 @@ def load_into_store(
 
 
 def _lead_records(leads: pd.DataFrame) -> Iterator[list[LeadRecord]]:
-    from serving.store import LeadRecord
+    from serving.store.store import LeadRecord
 
     columns = [c for c in leads.columns if c not in (LEAD_ID, CREATED_AT)]
     for start in range(0, len(leads), LEADS_PER_WRITE):
@@ -371,7 +371,7 @@ def _lead_records(leads: pd.DataFrame) -> Iterator[list[LeadRecord]]:
 
 
 def _new_events(events: pd.DataFrame) -> Iterator[list[NewEvent]]:
-    from serving.store import NewEvent
+    from serving.store.store import NewEvent
 
     times = events[OCCURRED_AT].dt.floor("us")
     ids = event_ids(events)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from runtime.leads import LeadIn
     from runtime.model import ScoringModel
     from runtime.source import ModelSource
-    from serving.store import JourneyStore
+    from serving.store.store import JourneyStore
 
 # Leads scored, and their scores recorded, together; ids read from the store at a time (each
 # read scans every stored id up to the page: fewer, longer pages cost less); and the events
@@ -340,7 +340,7 @@ def _score_and_record(
     the lead's history."""
     from features.contract.schema import LEAD_ID
     from serving.batch import score_records
-    from serving.store import ScoreRecord
+    from serving.store.store import ScoreRecord
 
     scores = score_records(model, leads, when, reasons=reasons, method=method)
     scored_at = datetime.now(UTC)
@@ -471,7 +471,7 @@ def open_store(explicit: str | None, *, must_exist: bool) -> JourneyStore:
     empty store); otherwise its directory is made."""
     import sqlalchemy as sa
 
-    from serving.store import JourneyStore
+    from serving.store.store import JourneyStore
 
     url, shown, where = check_store_url(explicit, must_exist=must_exist)
     database = sa.engine.make_url(url).database

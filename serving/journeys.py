@@ -14,8 +14,8 @@ from runtime.leads import as_utc
 from serving.journey_schemas import EventRecord, LeadScoreRequest, LeadUpsert
 from serving.scorer import LeadRefused, Scorer, ServedModel
 from serving.settings import ServiceSettings
-from serving.store import Erasure, JourneyStore, LeadRecord, NewEvent, ScoreRecord
 from serving.store.inputs import stored_inputs
+from serving.store.store import Erasure, JourneyStore, LeadRecord, NewEvent, ScoreRecord
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from features.contract.schema import EVENT_TYPES
 from serving.app import create_app
 from serving.journey_schemas import EventsResponse, LeadScoreResponse, StoredLeadResponse
 from serving.settings import ServiceSettings
-from serving.store import JourneyStore, ScoreRecord
+from serving.store.store import JourneyStore, ScoreRecord
 from tests.serving_fixtures import AS_OF_TIME, lead_payload, make_model, synthetic_leads
 
 API_KEY = "scoring-key-7Hq2vXn9LpR4"

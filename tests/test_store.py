@@ -14,9 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from serving.rescoring import Backlogged, RescoringQueue
-from serving.store import JourneyStore, LeadRecord, NewEvent
 from serving.store.migrate import head_revision, migrate
-from serving.store.store import create_engine
+from serving.store.store import JourneyStore, LeadRecord, NewEvent, create_engine
 
 T0 = datetime(2025, 5, 1, tzinfo=UTC)
 
@@ -127,3 +126,17 @@ def test_a_full_queue_refuses_after_waiting_and_frees_room_as_it_rescored():
 
     asyncio.run(scenario())
     assert [lead for batch in rescored for lead in batch] == ["a", "b", "c", "d", "e"]
+
+
+def test_lead_ids_pages_through_records_and_events_once_each(empty_store_url):
+    store = JourneyStore.open(empty_store_url)
+    records = [f"L{i:03}" for i in range(0, 60, 2)]  # even ids have a record
+    store.upsert_leads([LeadRecord(lead_id, T0, {}) for lead_id in records])
+    events = [NewEvent(f"L{i:03}", "email_open", T0) for i in range(30, 90) for _ in range(2)]
+    store.add_events(events, received_at=T0)  # ids 30-89, two events each
+    pages = list(store.lead_ids(batch_size=7))
+    every = [lead_id for page in pages for lead_id in page]
+    expected = sorted({*records, *(f"L{i:03}" for i in range(30, 90))})
+    assert every == expected and store.count_leads() == len(expected)
+    assert all(len(page) == 7 for page in pages[:-1])
+    store.close()

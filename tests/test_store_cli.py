@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 import serving.cli
 from leadscore import app
-from serving.store import JourneyStore, NewEvent
 from serving.store import tables as store_tables
+from serving.store.store import JourneyStore, NewEvent
 from tests.serving_fixtures import AS_OF_TIME, make_model, synthetic_leads
 from tests.test_mapping_real_tables import MAPPING, marketplace
 

@@ -1,21 +1,5 @@
-"""The journey store: online state (leads, events, score history) in SQLite or PostgreSQL."""
+"""The journey store: online state (leads, events, score history) in SQLite or PostgreSQL.
 
-from serving.store.store import (
-    Erasure,
-    Journey,
-    JourneyStore,
-    LeadRecord,
-    NewEvent,
-    ScoreRecord,
-    StoredLead,
-)
-
-__all__ = [
-    "Erasure",
-    "Journey",
-    "JourneyStore",
-    "LeadRecord",
-    "NewEvent",
-    "ScoreRecord",
-    "StoredLead",
-]
+`store.py` holds the store; `settings.py` only where it lives, so the service's settings and
+the CLI's help read it without importing SQLAlchemy.
+"""

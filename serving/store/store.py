@@ -334,14 +334,18 @@ class JourneyStore:
 
     def lead_ids(self, batch_size: int) -> Iterator[list[str]]:
         """Every stored lead id (with a record or with events), in batches, in id order."""
-        ids = sa.union(
-            sa.select(tables.leads.c.lead_id), sa.select(tables.events.c.lead_id)
-        ).subquery()
         last: str | None = None
         while True:
+            # Each table's next ids come from its index on lead_id, and the database merges
+            # them, so the order (the database's collation) is one and the same throughout.
+            nexts = []
+            for column in (tables.leads.c.lead_id, tables.events.c.lead_id):
+                query = sa.select(column.label("lead_id")).distinct()
+                if last is not None:
+                    query = query.where(column > last)
+                nexts.append(sa.select(query.order_by(column).limit(batch_size).subquery()))
+            ids = sa.union(*nexts).subquery()
             query = sa.select(ids.c.lead_id).order_by(ids.c.lead_id).limit(batch_size)
-            if last is not None:
-                query = query.where(ids.c.lead_id > last)
             with self.engine.connect() as connection:
                 batch = list(connection.execute(query).scalars())
             if not batch:
