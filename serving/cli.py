@@ -19,7 +19,7 @@ import typer
 
 from runtime.methods import ReasonsMethod
 from serving.settings import DEFAULT_MODEL_URI
-from serving.store.settings import DEFAULT_STORE_URL, STORE_URL_VARIABLE
+from serving.store.settings import DEFAULT_STORE_URL, STORE_URL_VARIABLE, without_password
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,6 +73,13 @@ def serve(
             "only without keys). Default: LEADSCORE_MODE, else production."
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Journey store: sqlite:///FILE, postgresql://USER@HOST/DB, or none. Default: "
+            f"LEADSCORE_STORE_URL, else {DEFAULT_STORE_URL}."
+        ),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request (costs latency).")] = False,
 ) -> None:
     """Serve the scoring API (POST /v1/score, /v1/score/batch; docs at /docs)."""
@@ -86,6 +93,8 @@ def serve(
         os.environ["LEADSCORE_MODEL_URI"] = model
     if mode is not None:
         os.environ["LEADSCORE_MODE"] = mode
+    if store is not None:
+        os.environ[STORE_URL_VARIABLE] = store
     try:
         settings = ServiceSettings()
     except ValidationError as exc:
@@ -96,7 +105,10 @@ def serve(
             "LEADSCORE_API_KEYS, or use --host 127.0.0.1.",
             param_hint="--host",
         )
-    typer.echo(f"serving {settings.model_uri} on http://{host}:{port} ({settings.mode} mode)")
+    typer.echo(
+        f"serving {settings.model_uri} on http://{host}:{port} ({settings.mode} mode), "
+        f"journey store {without_password(settings.store_url)}"
+    )
     uvicorn.run(
         "serving.app:create_app",
         factory=True,
