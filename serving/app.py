@@ -58,6 +58,9 @@ from serving.schemas import (
 )
 from serving.scorer import LeadRefused, ModelUnavailable, Scorer
 from serving.settings import ServiceSettings
+from serving.webhook_schemas import RedeliverRequest, TierChangeEvent, WebhookIn
+from serving.webhooks.dispatch import DeliveryPolicy, Dispatcher
+from serving.webhooks.routes import add_webhook_routes
 
 API_TITLE = "leadscore"
 API_VERSION = "1"
@@ -88,6 +91,18 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         wait_seconds=settings.rescore_wait_seconds,
     )
     metrics.watch_rescoring(rescoring)
+    dispatcher = Dispatcher(
+        lambda: journeys.webhooks,
+        DeliveryPolicy(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            max_backoff_seconds=settings.webhook_max_backoff_seconds,
+            allowed_hosts=tuple(settings.webhook_allowed_hosts),
+        ),
+        on_outcome=lambda status: metrics.deliveries.labels(status).inc(),
+    )
+    journeys.on_deliveries = dispatcher.wake
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,12 +111,15 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         if scorer.served is None:
             await loop.run_in_executor(batch_thread, scorer.load)
         hangup = _on_sighup(scorer.start_reload)
-        worker = asyncio.create_task(rescoring.run(), name="rescoring")
+        workers = [asyncio.create_task(rescoring.run(), name="rescoring")]
+        if journeys.has_store:
+            workers.append(asyncio.create_task(dispatcher.run(), name="webhooks"))
         try:
             yield
         finally:
             hangup()
-            worker.cancel()
+            for worker in workers:
+                worker.cancel()
             batch_thread.shutdown(wait=False)
             journeys.close()
 
@@ -209,6 +227,7 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         return JSON(body.model_dump(mode="json"), status_code=status)
 
     add_journey_routes(app, journeys, rescoring, metrics, (api_key, admin_key), limits)
+    add_webhook_routes(app, journeys, dispatcher, settings, admin_key)
 
     @app.get("/healthz", response_model=Health, summary="The process is alive")
     async def healthz() -> Response:
@@ -378,7 +397,16 @@ def _openapi(app: FastAPI, scorer: Scorer) -> None:
             _, defs = models_json_schema(
                 [
                     (model, "validation")
-                    for model in (LeadIn, BatchRequest, EventsRequest, LeadUpsert, LeadScoreRequest)
+                    for model in (
+                        LeadIn,
+                        BatchRequest,
+                        EventsRequest,
+                        LeadUpsert,
+                        LeadScoreRequest,
+                        WebhookIn,
+                        RedeliverRequest,
+                        TierChangeEvent,
+                    )
                 ],
                 ref_template="#/components/schemas/{model}",
             )

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from runtime.leads import LeadIn
 from serving.journey_schemas import EventRecord, EventsEnvelope, EventsRequest
 from serving.schemas import BatchEnvelope, BatchRequest, FieldError
 from serving.scorer import Refused
 
+M = TypeVar("M", bound=BaseModel)
 # application/json, and structured suffixes such as application/merge-patch+json.
 _JSON_TYPES = ("application/json",)
 _JSON_SUFFIX = "+json"
@@ -63,6 +64,14 @@ def parse_lead(body: bytes, limits: dict[str, int]) -> LeadIn:
     """One lead; raises `BodyRefused` naming the fields at fault."""
     try:
         return LeadIn.model_validate_json(body, context=limits)
+    except ValidationError as exc:
+        raise BodyRefused(422, field_errors(exc, ("body",))) from None
+
+
+def parse_model(model: type[M], body: bytes) -> M:
+    """A body of a route's own model; raises `BodyRefused` naming the fields at fault."""
+    try:
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise BodyRefused(422, field_errors(exc, ("body",))) from None
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import Depends, FastAPI, Path, Request, Response
-from pydantic import ValidationError
 
 from runtime.leads import MAX_NAME_LENGTH
-from serving.bodies import BodyRefused, field_errors, json_body, parse_events
+from serving.bodies import json_body, parse_events, parse_model
 from serving.http import (
     ADMIN,
     BODY_ERRORS,
@@ -129,7 +128,7 @@ def add_journey_routes(
     async def upsert_lead(lead_id: LeadId, request: Request) -> Response:
         """Store the lead's `created_at` and attributes (merged by name into what is
         stored); answers what is stored now. 201 when the lead was new, else 200."""
-        update = _parse(LeadUpsert, await json_body(request))
+        update = parse_model(LeadUpsert, await json_body(request))
         created = await anyio.to_thread.run_sync(service.upsert, lead_id, update)
         stored = await anyio.to_thread.run_sync(service.describe, lead_id)
         return JSON(stored, status_code=201 if created else 200)
@@ -167,7 +166,7 @@ def add_journey_routes(
         attributes, created_at and as_of), as POST /v1/score would with the same data, plus
         its score history and trend. Recorded in the history unless `as_of` is sent."""
         raw = await request.body()
-        overrides = _parse(LeadScoreRequest, await json_body(request)) if raw else None
+        overrides = parse_model(LeadScoreRequest, await json_body(request)) if raw else None
         answer = await anyio.to_thread.run_sync(
             service.score, lead_id, overrides or LeadScoreRequest(), datetime.now(UTC)
         )
@@ -207,11 +206,3 @@ def add_journey_routes(
     @app.exception_handler(NotScorable)
     async def not_scorable(request: Request, exc: NotScorable) -> Response:
         return JSON({"detail": str(exc)}, status_code=409)
-
-
-def _parse(model: type[Any], raw: bytes) -> Any:
-    """The body as `model`; raises `BodyRefused` naming the fields at fault."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise BodyRefused(422, field_errors(exc, ("body",))) from None

@@ -287,3 +287,7 @@ class ErasureResponse(BaseModel):
     leads: int = Field(description="Lead records removed (0 or 1).", examples=[1])
     events: int = Field(description="Events removed.", examples=[37])
     scores: int = Field(description="Score history entries removed.", examples=[12])
+    deliveries: int = Field(
+        description="Webhook deliveries about the lead removed (their log included).",
+        examples=[2],
+    )

@@ -6,7 +6,7 @@ records, scores stored leads (by id, or rescoring those touched by new events) w
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,8 @@ from serving.scorer import LeadRefused, Scorer, ServedModel
 from serving.settings import ServiceSettings
 from serving.store.inputs import stored_inputs
 from serving.store.store import Erasure, JourneyStore, LeadRecord, NewEvent, ScoreRecord
+from serving.store.webhooks import WebhookStore
+from serving.webhooks.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,11 @@ class JourneyService:
         self.settings = settings
         self.scorer = scorer
         self._store: JourneyStore | None = None
+        self._webhooks: WebhookStore | None = None
+        self._outbox: Outbox | None = None
         self._unavailable = "the journey store is not open yet"
+        # Called after scores that may have caused webhook deliveries are recorded.
+        self.on_deliveries: Callable[[], None] = lambda: None
 
     # -- the store ---------------------------------------------------------------------
     def open(self) -> None:
@@ -58,11 +64,17 @@ class JourneyService:
                 "restart the service"
             )
         else:
+            self._webhooks = WebhookStore(self._store.engine)
+            self._outbox = Outbox(self._webhooks)
             log.info("journey store: %s", self._store.description)
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+    @property
+    def has_store(self) -> bool:
+        return self._store is not None
 
     @property
     def store(self) -> JourneyStore:
@@ -73,6 +85,19 @@ class JourneyService:
         if self._store is None:
             raise StoreUnavailable(self._unavailable)
         return self._store
+
+    @property
+    def webhooks(self) -> WebhookStore:
+        """Subscriptions and deliveries, in the store's database."""
+        self.require_store()
+        assert self._webhooks is not None  # opened with the store
+        return self._webhooks
+
+    @property
+    def outbox(self) -> Outbox:
+        self.require_store()
+        assert self._outbox is not None  # opened with the store
+        return self._outbox
 
     # -- writing -----------------------------------------------------------------------
     def add_events(self, events: Sequence[EventRecord], now: datetime) -> list[bool]:
@@ -145,7 +170,7 @@ class JourneyService:
         answer["warnings"] = [*answer["warnings"], *found.warnings]
         answer["events_read"] = len(found.lead.events)
         if body.as_of is None:
-            self.store.record_scores([_record(served, answer, "request")])
+            self._record_scores(served, [answer], "request")
         history = self.store.history(lead_id, self.settings.history_length)
         answer["history"] = [_entry(r) for r in history]
         answer["trend"] = self._trend(lead_id, history[0] if history else None)
@@ -160,11 +185,19 @@ class JourneyService:
         now = datetime.now(UTC)
         found = stored_inputs(self.store, lead_ids, now, self.settings.max_events_per_lead)
         answer = self.scorer.score_batch([f.lead for f in found], None, now)
-        records = [
-            _record(served, r, trigger) for r in answer["results"] if r["status"] == "scored"
-        ]
-        self.store.record_scores(records)
-        return len(records)
+        scored = [r for r in answer["results"] if r["status"] == "scored"]
+        self._record_scores(served, scored, trigger)
+        return len(scored)
+
+    def _record_scores(
+        self, served: ServedModel, answers: list[dict[str, Any]], trigger: str
+    ) -> None:
+        """Record scores in their leads' histories, with the webhook deliveries of the tier
+        changes among them in the same transaction."""
+        deliveries = self.outbox.for_answers(answers, trigger, datetime.now(UTC))
+        self.store.record_scores([_record(served, a, trigger) for a in answers], deliveries)
+        if deliveries is not None:
+            self.on_deliveries()
 
     def _trend(self, lead_id: str, latest: ScoreRecord | None) -> dict[str, Any]:
         window = self.settings.trend_window_days

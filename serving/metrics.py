@@ -61,6 +61,13 @@ class ServiceMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.deliveries = Counter(
+            "leadscore_webhook_deliveries",
+            "Webhook delivery attempts by the state they left: delivered, pending (to be "
+            "retried) or parked.",
+            ["status"],
+            registry=self.registry,
+        )
         self.registry.register(_ModelCollector(scorer))
 
     def watch_rescoring(self, queue: RescoringQueue) -> None:

@@ -88,6 +88,32 @@ class ServiceSettings(BaseSettings):
         5, ge=1, le=100, description="Score points that make a trend improving or declining."
     )
 
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts webhooks may be sent to, comma-separated: names or addresses, or "
+        ".example.com for a domain and its subdomains. Empty (the default): any host, so "
+        "whoever holds an admin key can make the service call any address it reaches.",
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="How long a receiver has to answer a delivery."
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=50, description="Attempts before a failing delivery is parked."
+    )
+    webhook_backoff_seconds: float = Field(
+        2.0, gt=0, description="Wait after the first failed attempt; doubles on each next one."
+    )
+    webhook_max_backoff_seconds: float = Field(
+        600.0, gt=0, description="The longest wait between two attempts."
+    )
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:

@@ -8,7 +8,7 @@ hosts share one store. Every method is one short transaction, safe to call from 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +97,7 @@ class Erasure:
     leads: int
     events: int
     scores: int
+    deliveries: int
 
 
 class JourneyStore:
@@ -211,10 +212,17 @@ class JourneyStore:
                 )
         return created
 
-    def record_scores(self, records: Sequence[ScoreRecord]) -> None:
-        """Append scores to their leads' histories."""
+    def record_scores(
+        self,
+        records: Sequence[ScoreRecord],
+        deliveries: Callable[[list[str | None]], list[dict]] | None = None,
+    ) -> list[str | None]:
+        """Append scores to their leads' histories; returns each lead's tier before it (None:
+        its first score). `deliveries`, given those tiers, returns the webhook deliveries the
+        changes cause, written in the same transaction: no change is recorded unannounced."""
         if not records:
-            return
+            return []
+        s = tables.scores
         rows = [
             {
                 "lead_id": r.lead_id,
@@ -229,15 +237,32 @@ class JourneyStore:
             }
             for r in records
         ]
-        with self.engine.begin() as connection:
-            connection.execute(sa.insert(tables.scores), rows)
+        ids = list({r.lead_id for r in records})
+        immediate = self.engine.connect().execution_options(immediate=True)
+        with immediate as connection, connection.begin():
+            newest = (
+                sa.select(sa.func.max(s.c.id)).where(s.c.lead_id.in_(ids)).group_by(s.c.lead_id)
+            )
+            tiers: dict[str, str] = dict(
+                connection.execute(sa.select(s.c.lead_id, s.c.tier).where(s.c.id.in_(newest))).all()
+            )
+            before = []
+            for record in records:
+                before.append(tiers.get(record.lead_id))
+                tiers[record.lead_id] = record.tier
+            connection.execute(sa.insert(s), rows)
+            outbox = deliveries(before) if deliveries is not None else []
+            if outbox:
+                connection.execute(sa.insert(tables.webhook_deliveries), outbox)
+        return before
 
     def erase(self, lead_id: str) -> Erasure:
-        """Remove the lead, its events and its score history (a data-protection request)."""
+        """Remove the lead, its events, its score history and the webhook deliveries about
+        it (a data-protection request)."""
         with self.engine.begin() as connection:
             counts = [
                 connection.execute(sa.delete(t).where(t.c.lead_id == lead_id)).rowcount
-                for t in (tables.leads, tables.events, tables.scores)
+                for t in (tables.leads, tables.events, tables.scores, tables.webhook_deliveries)
             ]
         return Erasure(lead_id, *counts)
 

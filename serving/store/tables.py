@@ -54,3 +54,37 @@ scores = sa.Table(
     sa.Column("trigger", sa.String(20), nullable=False),
     sa.Index("ix_scores_lead_time", "lead_id", "scored_at_us"),
 )
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("webhook_id", sa.String(40), primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("transitions", sa.JSON, nullable=False),
+    # Kept to sign deliveries (HMAC needs the secret itself); never shown after creation.
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(MAX_NAME_LENGTH), nullable=True),
+    sa.Column("created_at_us", sa.BigInteger, nullable=False),
+)
+
+# The outbox: a delivery is written in the transaction that records the score behind it,
+# before any attempt, so no tier change is lost between the two.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.String(40), primary_key=True),
+    sa.Column("webhook_id", sa.String(40), nullable=False),
+    sa.Column("lead_id", sa.String(MAX_NAME_LENGTH), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at_us", sa.BigInteger, nullable=False),
+    sa.Column("claimed_until_us", sa.BigInteger, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.String(2000), nullable=True),
+    sa.Column("created_at_us", sa.BigInteger, nullable=False),
+    sa.Column("finished_at_us", sa.BigInteger, nullable=True),
+    sa.Index("ix_deliveries_due", "status", "next_attempt_at_us"),
+    sa.Index("ix_deliveries_webhook", "webhook_id", "created_at_us"),
+    sa.Index("ix_deliveries_lead", "lead_id"),
+)

@@ -1,0 +1,1 @@
+"""Tier-change webhooks: subscriptions, the outbox of deliveries, signing and sending."""
