@@ -49,10 +49,10 @@ def test_processes_starting_together_migrate_once(empty_store_url):
     with ThreadPoolExecutor(len(engines)) as pool:
         revisions = list(pool.map(start, engines))
     assert revisions == [head_revision()] * len(engines)
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
     with engines[0].connect() as connection:
         tables = set(sa.inspect(connection).get_table_names())
-    assert {"leads", "events", "scores", "alembic_version"} <= tables
+    assert {"leads", "events", "scores", "webhooks", "webhook_deliveries"} <= tables
     for engine in engines:
         engine.dispose()
 
@@ -139,4 +139,29 @@ def test_lead_ids_pages_through_records_and_events_once_each(empty_store_url):
     expected = sorted({*records, *(f"L{i:03}" for i in range(30, 90))})
     assert every == expected and store.count_leads() == len(expected)
     assert all(len(page) == 7 for page in pages[:-1])
+    store.close()
+
+
+def test_a_store_of_an_older_version_is_upgraded_with_its_data(empty_store_url):
+    """A service of this version started on the previous version's store migrates it."""
+    from alembic import command
+
+    from serving.store.migrate import alembic_config
+
+    engine = create_engine(empty_store_url)
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO leads (lead_id, created_at_us, attributes, updated_at_us) "
+            "VALUES ('old', 0, '{\"industry\": \"Retail\"}', 0)"
+        )
+    engine.dispose()
+    store = JourneyStore.open(empty_store_url)
+    assert store.records(["old"]) == {
+        "old": (datetime(1970, 1, 1, tzinfo=UTC), {"industry": "Retail"})
+    }
+    with store.engine.connect() as connection:
+        assert "webhook_deliveries" in sa.inspect(connection).get_table_names()
     store.close()

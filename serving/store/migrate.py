@@ -21,7 +21,7 @@ _LOCK_KEY = 0x1EAD5C0E
 
 def migrate(engine: sa.Engine) -> str:
     """Upgrade the schema to head under a lock; returns the revision it is at."""
-    config = _config()
+    config = alembic_config()
     immediate = engine.connect().execution_options(immediate=True)
     with immediate as connection, connection.begin():
         if connection.dialect.name == "postgresql":
@@ -34,10 +34,11 @@ def migrate(engine: sa.Engine) -> str:
 
 def head_revision() -> str:
     """The newest revision this code knows."""
-    return ScriptDirectory.from_config(_config()).get_current_head() or ""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
 
 
-def _config() -> Config:
+def alembic_config() -> Config:
+    """Alembic's configuration for the store's migrations (no alembic.ini needed)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
