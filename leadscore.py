@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from features.cli import data_app, features_app
-from serving.cli import score, serve, store_app
+from serving.cli import score, serve, store_app, webhooks_app
 from training.analysis.cli import rules_app
 from training.cli import train
 from training.inspection.cli import inspect
@@ -99,6 +99,7 @@ app.command("quickstart")(quickstart)
 app.command("serve")(serve)
 app.command("score")(score)
 app.add_typer(store_app, name="store")
+app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(rules_app, name="rules")
 
 if __name__ == "__main__":

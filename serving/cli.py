@@ -1,5 +1,6 @@
 """`leadscore serve` (the HTTP service under uvicorn), `leadscore score` (batch scoring of a
-table or of the journey store) and `leadscore store load` (a contract directory into the store).
+table or of the journey store), `leadscore store load` (a contract directory into the store)
+and `leadscore webhooks list|redeliver` (the tier-change webhooks kept in the store).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ STORE_MAX_EVENTS = 5_000
 
 store_app = typer.Typer(
     help="The journey store the service scores from: leads, their events, score history.",
+    no_args_is_help=True,
+)
+webhooks_app = typer.Typer(
+    help="Tier-change webhooks, as kept in the journey store: subscriptions and deliveries.",
     no_args_is_help=True,
 )
 Store = Annotated[
@@ -473,6 +478,81 @@ def load(
         f"stored {counts.leads:,} leads ({counts.new_leads:,} new) and {events} in "
         f"{opened.description} ({time.perf_counter() - started:.1f}s)"
     )
+
+
+@webhooks_app.command("list")
+def list_webhooks(store: Store = None) -> None:
+    """List the subscriptions and their deliveries: pending, delivered, parked.
+
+    One line per subscription: its id, URL, transitions and how many of its deliveries are
+    in each state. Secrets are not shown."""
+    from serving.store.webhooks import WebhookStore
+
+    opened = open_store(store, must_exist=True)
+    try:
+        webhooks = WebhookStore(opened.engine)
+        subscriptions, counts = webhooks.subscriptions(), webhooks.counts()
+    finally:
+        opened.close()
+    if not subscriptions:
+        typer.echo(
+            f"no webhooks in {opened.description}: subscribe with POST /v1/webhooks (admin key)"
+        )
+        return
+    typer.echo(f"{len(subscriptions):,} webhook(s) in {opened.description}:")
+    for s in subscriptions:
+        n = counts.get(s.webhook_id, {})
+        about = f" ({s.description})" if s.description else ""
+        typer.echo(
+            f"{s.webhook_id}  {s.url}{about}  [{', '.join(s.transitions)}]  "
+            f"pending {n.get('pending', 0):,}, delivered {n.get('delivered', 0):,}, "
+            f"parked {n.get('parked', 0):,}"
+        )
+
+
+@webhooks_app.command("redeliver")
+def redeliver(
+    webhook: Annotated[
+        str | None,
+        typer.Option(help="Only this subscription's parked deliveries (ids: webhooks list)."),
+    ] = None,
+    delivery: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only this parked delivery (its id, as in the Leadscore-Delivery header); "
+            "repeat for several."
+        ),
+    ] = None,
+    store: Store = None,
+) -> None:
+    """Send parked deliveries again: every one, one subscription's, or those named.
+
+    They are queued in the store from a first attempt; running services send them within a
+    second (they poll the store), so no service need be reachable from here."""
+    from serving.store.webhooks import WebhookStore
+
+    named = list(dict.fromkeys(delivery or ()))
+    opened = open_store(store, must_exist=True)
+    try:
+        webhooks = WebhookStore(opened.engine)
+        if webhook is not None and all(s.webhook_id != webhook for s in webhooks.subscriptions()):
+            raise typer.BadParameter(
+                f"no webhook {webhook!r} in {opened.description}: `leadscore webhooks list` "
+                "shows them",
+                param_hint="--webhook",
+            )
+        queued = webhooks.redeliver(datetime.now(UTC), webhook, named)
+    finally:
+        opened.close()
+    line = f"queued {queued:,} parked {'delivery' if queued == 1 else 'deliveries'} of "
+    if named:
+        line += f"the {len(named):,} named"
+        line += f" (of webhook {webhook})" if webhook else ""
+        if queued < len(named):
+            line += f" ({len(named) - queued:,} not parked, or unknown)"
+    else:
+        line += f"webhook {webhook}" if webhook else "every webhook"
+    typer.echo(f"{line} in {opened.description}")
 
 
 def open_store(explicit: str | None, *, must_exist: bool) -> JourneyStore:

@@ -155,6 +155,19 @@ class WebhookStore:
         with self.engine.connect() as connection:
             return [_delivery(row) for row in connection.execute(query)]
 
+    def counts(self) -> dict[str, dict[Status, int]]:
+        """Per subscription, how many of its deliveries are in each state (states with none
+        are left out; a subscription without deliveries is not there)."""
+        d = tables.webhook_deliveries
+        query = sa.select(d.c.webhook_id, d.c.status, sa.func.count()).group_by(
+            d.c.webhook_id, d.c.status
+        )
+        found: dict[str, dict[Status, int]] = {}
+        with self.engine.connect() as connection:
+            for webhook_id, status, count in connection.execute(query):
+                found.setdefault(webhook_id, {})[status] = count
+        return found
+
     def redeliver(
         self, now: datetime, webhook_id: str | None = None, delivery_ids: Sequence[str] = ()
     ) -> int:
