@@ -97,6 +97,17 @@ class ModelMetadata(BaseModel):
     # Probabilities of the calibration slice at each percentile: the 0-100 score is a
     # lead's percentile among recent leads, a scale with a meaning, not `round(p * 100)`.
     score_percentiles: tuple[float, ...] = ()
+    # The same scales of fit and engagement (see `runtime.model`): their log-odds at each
+    # percentile of the calibration slice. Empty in artifacts packaged before they existed:
+    # such models answer fit, engagement and grade as null (retrain to get them), and a model
+    # without behaviour features has no engagement.
+    fit_percentiles: tuple[float, ...] = ()
+    engagement_percentiles: tuple[float, ...] = ()
+    reference_age_days: float = Field(
+        0.0,
+        description="Fit reads a lead's attributes with the journey of a lead this many days "
+        "old and without events: the median lead age of the calibration slice.",
+    )
 
 
 class ArtifactSpec(BaseModel):

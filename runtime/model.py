@@ -5,6 +5,20 @@ Everything that scores (the service, `leadscore score`, the training report, pro
 notebooks, the MLflow pyfunc) calls one of its `predict_*` methods, and they all end in
 `predict_raw`: the only place the calibrator, the 0-100 scale and the tier thresholds are
 applied. It imports neither training code nor MLflow.
+
+Besides the score, `predict_matrix` answers sales' two questions apart (MadKudu's and
+Pardot's fit and engagement), from the model itself and on the same encoded rows:
+
+- **fit** (is this the kind of company we sell to?): the booster's log-odds with the
+  behaviour features replaced by those of a lead with no events at a fixed reference age,
+  so it reads the attributes only;
+- **engagement** (are they active now?): the log-odds with the attribute features missing,
+  so it reads the journey only (events and lead age); None for models without behaviour
+  features (flat CRM exports).
+
+Each is a 0-100 percentile among the calibration slice's leads, like the score, and the
+**grade** puts them together as sales tools do: fit letter A-D and engagement digit 1-4
+("A1": best fit, most engaged; the letter alone without engagement).
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import pandas as pd
 
+from features.catalogue import CATALOGUE
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline, LeadFeatures, LeadRecord
 from runtime.artifact import BOOSTER_FILE, MODEL_FILE, ArtifactError, ArtifactSpec, parse_spec
@@ -33,6 +48,17 @@ if TYPE_CHECKING:
 
 # Rows whose reasons are phrased at a time: bounds the object array of feature values.
 _REASON_CHUNK = 10_000
+# Rows whose fit and engagement are computed at a time: bounds the copies of the matrix.
+_SUBSCORE_CHUNK = 50_000
+# Up to this many rows the compiled tree walk computes a raw score (microseconds), beyond
+# it LightGBM does (its threads win, but each call costs ~20 us whatever the rows).
+_WALK_ROWS = 64
+# Grades: the lowest fit (engagement) of each letter (digit) but the last, best first.
+GRADE_CUTS = (75, 50, 25)
+FIT_GRADES = ("A", "B", "C", "D")
+ENGAGEMENT_GRADES = ("1", "2", "3", "4")
+# The behaviour feature holding the lead's age, set to the reference age for fit.
+_LEAD_AGE = next(feature.name for feature in CATALOGUE if feature.kind == "lead_age")
 
 
 class DatedLead(LeadRecord, Protocol):
@@ -62,13 +88,34 @@ class Prediction:
     reasons: list[list[Reason]] | None = None  # top reasons per row (when asked for)
     # Lead records only: what their input needed worked around (late events, unknown types).
     inputs: LeadFeatures | None = None
+    # 0-100 percentiles (see the module's docstring); None when the model has no scale for
+    # them (packaged before they existed; engagement: no behaviour features) or the rows
+    # came as raw scores (`predict_raw`).
+    fit: np.ndarray | None = None
+    engagement: np.ndarray | None = None
+    grade: np.ndarray | None = None  # "A1".."D4" (object array); the letter alone w/o engagement
 
     def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
-        """probability, score and tier as a frame."""
+        """probability, score, tier, fit, engagement and grade as a frame."""
         return pd.DataFrame(
-            {"probability": self.probability, "score": self.score, "tier": self.tier},
+            {
+                "probability": self.probability,
+                "score": self.score,
+                "tier": self.tier,
+                **self.subscore_columns(),
+            },
             index=index,
         )
+
+    def subscore_columns(self) -> dict[str, list | np.ndarray]:
+        """fit and engagement (int64, or None in every row when absent) and grade (str or
+        None): the columns of every table of scores (batch files, the pyfunc's answer)."""
+        n = len(self.raw)
+        return {
+            "fit": _int_or_none(self.fit, n),
+            "engagement": _int_or_none(self.engagement, n),
+            "grade": [None] * n if self.grade is None else self.grade,
+        }
 
 
 class ScoringModel:
@@ -149,12 +196,16 @@ class ScoringModel:
     def predict_matrix(
         self, matrix: np.ndarray, explain: ReasonsMethod | None = None
     ) -> Prediction:
-        """Encoded rows (`encoder`'s matrix); `explain` adds per-feature contributions."""
+        """Encoded rows (`encoder`'s matrix); `explain` adds per-feature contributions.
+
+        Adds fit, engagement and grade when the model has their scales."""
         if explain is None:
-            return self.predict_raw(self.raw_score(matrix))
-        explained = self.explain(matrix, explain)
-        # The walker's raw score is the booster's own (see runtime.trees): no second pass.
-        return self.predict_raw(explained.raw, explained.contributions)
+            prediction = self.predict_raw(self.raw_score(matrix))
+        else:
+            explained = self.explain(matrix, explain)
+            # The walker's raw score is the booster's own (see runtime.trees): no second pass.
+            prediction = self.predict_raw(explained.raw, explained.contributions)
+        return self._with_subscores(prediction, matrix)
 
     def predict_raw(self, raw: np.ndarray, contributions: np.ndarray | None = None) -> Prediction:
         """Log-odds -> calibrated probability, 0-100 score and tier: the one place they are
@@ -168,6 +219,79 @@ class ScoringModel:
             tier=self.spec.tiers.assign(probability),
             contributions=contributions,
         )
+
+    # -- fit and engagement --------------------------------------------------------------
+    def _with_subscores(self, prediction: Prediction, matrix: np.ndarray) -> Prediction:
+        meta = self.spec.metadata
+        if not meta.fit_percentiles:
+            return prediction  # packaged before fit and engagement: none to give
+        fit_raw, engagement_raw = self.subscore_raw(matrix, prediction.raw)
+        fit = percentile_0_100(fit_raw, meta.fit_percentiles)
+        engagement = None
+        if engagement_raw is not None and meta.engagement_percentiles:
+            engagement = percentile_0_100(engagement_raw, meta.engagement_percentiles)
+        return replace(prediction, fit=fit, engagement=engagement, grade=grades(fit, engagement))
+
+    def subscore_raw(
+        self, matrix: np.ndarray, raw: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Log-odds of fit and engagement of encoded rows (`raw`: their full raw score, if
+        known): the booster's raw score with the behaviour features replaced by the reference
+        journey (no events, `reference_age_days` old), then with the attributes missing.
+        Engagement is None for a model without behaviour features, whose fit is its score."""
+        n_behaviour = len(self.pipeline.behaviour_names)
+        if not n_behaviour:
+            return (self.raw_score(matrix) if raw is None else raw), None
+        fit = np.empty(len(matrix), dtype=np.float64)
+        engagement = np.empty(len(matrix), dtype=np.float64)
+        reference = self._reference_journey
+        for start in range(0, len(matrix), _SUBSCORE_CHUNK):
+            rows = matrix[start : start + _SUBSCORE_CHUNK]
+            both = np.concatenate([rows, rows])
+            both[: len(rows), :n_behaviour] = reference
+            both[len(rows) :, n_behaviour:] = np.nan
+            out = self._raw_of(both)
+            fit[start : start + len(rows)] = out[: len(rows)]
+            engagement[start : start + len(rows)] = out[len(rows) :]
+        return fit, engagement
+
+    @cached_property
+    def _reference_journey(self) -> np.ndarray:
+        """The behaviour row of a lead with no events, `reference_age_days` after it was
+        created: what fit reads in place of the lead's own journey."""
+        age = self.spec.metadata.reference_age_days * 86_400.0
+        nobody = _NoEvents(attributes={}, events=[])
+        return self.pipeline.leads([nobody], np.array([age]), np.zeros(1)).behaviour[0]
+
+    def with_subscore_scales(self, matrix: np.ndarray) -> ScoringModel:
+        """This model with the 0-100 scales of fit and engagement measured on the encoded
+        reference rows `matrix` (training: the calibration slice, as `score_percentiles`):
+        the reference age is their median lead age, each scale their log-odds at each
+        percentile. Training's packaging calls it; so do tests that build a model by hand."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if not len(matrix):
+            raise ValueError("fit and engagement need reference rows to scale: got none")
+        update: dict[str, object] = {}
+        if self.pipeline.use_behaviour:
+            ages = matrix[:, self.feature_names.index(_LEAD_AGE)]
+            if np.isfinite(ages).any():
+                update["reference_age_days"] = float(np.nanmedian(ages))
+        scaled = self._with_metadata(**update)
+        fit, engagement = scaled.subscore_raw(matrix)
+        update["fit_percentiles"] = percentile_scale(fit)
+        if engagement is not None:
+            update["engagement_percentiles"] = percentile_scale(engagement)
+        return self._with_metadata(**update)
+
+    def _with_metadata(self, **updates: object) -> ScoringModel:
+        metadata = self.spec.metadata.model_copy(update=updates)
+        return ScoringModel(self.spec.model_copy(update={"metadata": metadata}), self.booster)
+
+    def _raw_of(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw scores by the cheaper means for this many rows (both give the same values)."""
+        if len(matrix) <= _WALK_ROWS:
+            return self.trees.explain(matrix).raw
+        return self.raw_score(matrix)
 
     # -- the parts -----------------------------------------------------------------------
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
@@ -200,16 +324,10 @@ class ScoringModel:
 
     def score_0_100(self, probability: np.ndarray) -> np.ndarray:
         """Percentile of each probability among the calibration slice's leads (0-100)."""
-        ref = np.asarray(self.spec.metadata.score_percentiles)
-        if not ref.size:
+        ref = self.spec.metadata.score_percentiles
+        if not ref:
             return np.round(np.asarray(probability) * 100)
-        probability = np.asarray(probability, dtype=np.float64)
-        pct = np.linspace(0, 100, ref.size)
-        # A calibrated model has plateaus (many leads share one probability): a lead on a
-        # plateau gets the middle of the percentiles it spans, not the top.
-        upper = np.interp(probability, ref, pct)
-        lower = -np.interp(-probability, -ref[::-1], -pct[::-1])
-        return ((upper + lower) / 2).round()
+        return percentile_0_100(probability, ref)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
@@ -249,3 +367,49 @@ class ScoringModel:
                 directory, BOOSTER_FILE, f"is refused by LightGBM ({reason})"
             ) from exc
         return cls(spec, booster)
+
+
+@dataclass(frozen=True)
+class _NoEvents:
+    """The reference lead of fit: no attributes and no events."""
+
+    attributes: dict
+    events: list
+
+
+def percentile_0_100(values: np.ndarray, reference: Sequence[float]) -> np.ndarray:
+    """Percentile (0-100, rounded) of each value among reference values given at each
+    percentile (`reference[k]`: the value at percentile 100 * k / (len - 1))."""
+    ref = np.asarray(reference, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    pct = np.linspace(0, 100, ref.size)
+    # Scores have plateaus (many leads share one value): a lead on a plateau gets the
+    # middle of the percentiles it spans, not the top.
+    upper = np.interp(values, ref, pct)
+    lower = -np.interp(-values, -ref[::-1], -pct[::-1])
+    return ((upper + lower) / 2).round()
+
+
+def grades(fit: np.ndarray, engagement: np.ndarray | None) -> np.ndarray:
+    """The grade of each row, "A1" to "D4": the fit letter (A >= 75, B >= 50, C >= 25, else D)
+    and the engagement digit (1 >= 75, ..., 4); the letter alone without engagement."""
+    letters = _grade(fit, FIT_GRADES)
+    if engagement is None:
+        return letters
+    digits = _grade(engagement, ENGAGEMENT_GRADES)
+    return np.array([a + b for a, b in zip(letters, digits, strict=True)], dtype=object)
+
+
+def _grade(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    # Cuts decrease; count how many a value fails to reach (a value at a cut reaches it).
+    index = np.searchsorted(-np.asarray(GRADE_CUTS), -np.asarray(values), side="left")
+    return np.asarray(names, dtype=object)[index]
+
+
+def percentile_scale(values: np.ndarray) -> tuple[float, ...]:
+    """The values at each percentile (101 of them): the scale `percentile_0_100` reads."""
+    return tuple(float(q) for q in np.quantile(values, np.linspace(0, 1, 101)))
+
+
+def _int_or_none(values: np.ndarray | None, n: int) -> np.ndarray | list[None]:
+    return [None] * n if values is None else np.asarray(values).astype(np.int64)

@@ -141,7 +141,8 @@ def make_model(seed: int = 0, n_leads: int = 3000, rounds: int = 60) -> ScoringM
             score_percentiles=tuple(np.quantile(probability, np.linspace(0, 1, 101))),
         ),
     )
-    return ScoringModel(spec, booster)
+    # Fit and engagement scaled on the training rows, by the function training packages with.
+    return ScoringModel(spec, booster).with_subscore_scales(matrix)
 
 
 def lead_payload(leads: pd.DataFrame, events: pd.DataFrame, i: int, as_of: datetime) -> dict:

@@ -13,14 +13,14 @@ import numpy as np
 
 from features.pipeline import FeaturePipeline
 from runtime.artifact import ArtifactSpec, Calibrator, ModelMetadata, Tiers
-from runtime.model import ScoringModel
+from runtime.model import ScoringModel, percentile_scale
 from training.evaluate import Metrics
 from training.learn import LearnedBooster
 
 
 def score_percentiles(probability: np.ndarray) -> tuple[float, ...]:
     """The probabilities at each percentile: the scale of the model's 0-100 score."""
-    return tuple(float(q) for q in np.quantile(probability, np.linspace(0, 1, 101)))
+    return percentile_scale(probability)
 
 
 def metric_values(metrics: Metrics, prefix: str) -> dict[str, float]:
@@ -39,10 +39,13 @@ def package_model(
     calibrator: Calibrator,
     tiers: Tiers,
     metadata: ModelMetadata,
-    check_matrix: np.ndarray,
+    calibration_matrix: np.ndarray,
 ) -> ScoringModel:
     """The artifact of `learned`, saved and loaded; refused if the loaded one predicts the
-    encoded `check_matrix` differently."""
+    encoded `calibration_matrix` differently.
+
+    The calibration rows, whose probabilities scale the 0-100 score (`score_percentiles` of
+    `metadata`), scale fit and engagement too (`ScoringModel.with_subscore_scales`)."""
     spec = ArtifactSpec(
         pipeline=pipeline,
         categories=learned.categories,
@@ -50,10 +53,11 @@ def package_model(
         tiers=tiers,
         metadata=metadata,
     )
-    model = ScoringModel(spec, learned.booster)
+    model = ScoringModel(spec, learned.booster).with_subscore_scales(calibration_matrix)
     with tempfile.TemporaryDirectory(prefix="leadscore-artifact-") as tmp:
         loaded = ScoringModel.load(model.save(Path(tmp) / "model"))
-    if not np.array_equal(model.raw_score(check_matrix), loaded.raw_score(check_matrix)):
+    matrix = calibration_matrix
+    if not np.array_equal(model.raw_score(matrix), loaded.raw_score(matrix)):
         raise RuntimeError(
             "the saved and reloaded model predict differently; this is a bug in the artifact "
             "format: please report it with the training set's report."
