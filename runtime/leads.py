@@ -264,8 +264,9 @@ def predict_records(
     now: datetime | None = None,
     reasons: Reasons | None = None,
 ) -> pd.DataFrame:
-    """lead_id, probability, score, tier and reasons of lead records, as the service answers
-    them (a lead without `as_of` is scored as of `now`)."""
+    """lead_id, probability, score, tier, fit, engagement, grade and reasons of lead records,
+    as the service answers them (a lead without `as_of` is scored as of `now`; fit,
+    engagement and grade are None where the service answers null)."""
     leads = read_records(records)
     now = now or datetime.now(UTC)
     prediction = model.predict_leads(leads, [lead.as_of or now for lead in leads], reasons)
@@ -275,6 +276,7 @@ def predict_records(
             "probability": prediction.probability,
             "score": prediction.score.astype(int),
             "tier": prediction.tier.astype(str),
+            **prediction.subscore_columns(),
             "reasons": [
                 [vars(reason) for reason in row]
                 for row in prediction.reasons or [[] for _ in leads]

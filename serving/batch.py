@@ -149,7 +149,8 @@ def score_leads(
     n_negative: int = 3,
     method: ReasonsMethod = ReasonsMethod.PATH,
 ) -> pd.DataFrame:
-    """lead_id, as_of, probability, score, tier (and reasons) of every lead as of `as_of`."""
+    """lead_id, as_of, probability, score, tier, fit, engagement, grade (and reasons) of
+    every lead as of `as_of`."""
     rows = pd.DataFrame({LEAD_ID: leads[LEAD_ID].to_numpy(), AS_OF: pd.Timestamp(as_of)})
     prediction = model.predict_rows(
         leads, journeys, rows, Reasons(n_positive, n_negative, method) if reasons else None
@@ -178,10 +179,15 @@ def score_records(
 
 
 def _scores(rows: pd.DataFrame, prediction: Prediction) -> pd.DataFrame:
+    subscores = prediction.subscore_columns()
     out = rows.assign(
         probability=prediction.probability,
         score=prediction.score.astype(np.int16),
         tier=prediction.tier.astype(str),
+        # Nullable: empty for a model without them (engagement: without journey features).
+        fit=pd.array(subscores["fit"], dtype="Int16"),
+        engagement=pd.array(subscores["engagement"], dtype="Int16"),
+        grade=pd.array(subscores["grade"], dtype="string"),
     )
     if prediction.reasons is not None:
         out["reasons"] = [[vars(reason) for reason in row] for row in prediction.reasons]

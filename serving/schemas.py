@@ -104,6 +104,30 @@ class ScoreResponse(BaseModel):
         description="Tier from the model's probability thresholds: sql, mql or nurture.",
         examples=["sql"],
     )
+    fit: int | None = Field(
+        ge=0,
+        le=100,
+        description="Is this the kind of company and person you sell to? The model's score "
+        "of the lead's attributes alone (its journey replaced by that of a lead without "
+        "events), as a percentile among recent leads: events never move it. null for a model "
+        "trained before fit existed (retrain to get it).",
+        examples=[82],
+    )
+    engagement: int | None = Field(
+        ge=0,
+        le=100,
+        description="Are they active now? The model's score of the lead's journey alone "
+        "(events and time since creation, its attributes read as unknown), as a percentile "
+        "among recent leads: attributes never move it. null for a model without journey "
+        "features (trained on a one-row-per-lead export) or trained before engagement existed.",
+        examples=[91],
+    )
+    grade: str | None = Field(
+        description="fit as a letter (A: 75-100, B: 50-74, C: 25-49, D: 0-24) and "
+        "engagement as a digit (1: 75-100, 2: 50-74, 3: 25-49, 4: 0-24): A1 is the best fit "
+        "and the most engaged. The letter alone when engagement is null; null when fit is.",
+        examples=["A1"],
+    )
     reasons: list[Reason] = Field(
         description="Strongest reasons raising the score, then those lowering it."
     )

@@ -245,6 +245,10 @@ class Scorer:
         as_of = [lead.as_of or default_as_of or now for lead in leads]
         prediction = served.model.predict_leads(leads, as_of, self._reasons)
         probability, scores, tiers = prediction.probability, prediction.score, prediction.tier
+        # fit and engagement: ints, or None when the model has none (see runtime.model).
+        subscores = prediction.subscore_columns()
+        fit, engagement = subscores["fit"], subscores["engagement"]
+        grade = subscores["grade"]
         reasons = prediction.reasons or [[] for _ in leads]
         features = prediction.inputs
         answers = []
@@ -255,6 +259,9 @@ class Scorer:
                     "probability": float(probability[r]),
                     "score": int(scores[r]),
                     "tier": str(tiers[r]),
+                    "fit": None if fit[r] is None else int(fit[r]),
+                    "engagement": None if engagement[r] is None else int(engagement[r]),
+                    "grade": grade[r],
                     "reasons": reasons[r],
                     "model": served.ref_json,
                     "as_of": as_of[r],

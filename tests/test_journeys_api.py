@@ -143,7 +143,9 @@ def test_score_by_id_equals_the_stateless_answer_and_is_recorded(client, payload
     )
     assert response.status_code == 200, response.text
     by_id = LeadScoreResponse.model_validate(response.json()).model_dump(mode="json")
-    for field in ("probability", "score", "tier", "reasons", "as_of", "warnings"):
+    for field in ("probability", "score", "tier", "fit", "engagement", "grade", "reasons"):
+        assert by_id[field] == stateless[field], field
+    for field in ("as_of", "warnings"):
         assert by_id[field] == stateless[field], field
     assert by_id["events_read"] == len(payload["events"])
     # A score as of another time is answered, not recorded; one as of now is recorded.
@@ -194,7 +196,7 @@ def test_stored_features_equal_stateless_ones_for_any_journey(model_dir, tmp_pat
             by_id = client.post(
                 f"/v1/leads/{lead}/score", json={"as_of": payload["as_of"]}, headers=SCORING
             ).json()
-            for field in ("probability", "score", "tier", "reasons"):
+            for field in ("probability", "score", "tier", "fit", "engagement", "grade", "reasons"):
                 assert by_id[field] == stateless[field], field
 
         check()

@@ -59,7 +59,10 @@ def test_score_reads_csv_and_writes_csv_with_reasons(tmp_path):
     )
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(out)
-    assert list(scores.columns) == ["lead_id", "as_of", "probability", "score", "tier", "reasons"]
+    assert list(scores.columns) == [
+        *("lead_id", "as_of", "probability", "score", "tier"),
+        *("fit", "engagement", "grade", "reasons"),
+    ]
     assert scores["lead_id"].tolist() == ["L1", "L2"]
     for reasons in scores["reasons"]:
         assert all(r["text"] and r["direction"] for r in json.loads(reasons))

@@ -73,6 +73,11 @@ def test_service_batch_command_and_predict_rows_agree(tmp_path):
     assert [s["tier"] for s in singles] == frame["tier"].tolist() == batch["tier"].tolist()
     assert [s["score"] for s in singles] == frame["score"].astype(int).tolist()
     assert batch["score"].tolist() == frame["score"].astype(int).tolist()
+    # Fit, engagement and grade too: one computation (runtime.model), whatever the path.
+    for field in ("fit", "engagement", "grade"):
+        assert [s[field] for s in singles] == [b[field] for b in batched], field
+        assert [s[field] for s in singles] == frame[field].tolist() == batch[field].tolist()
+    assert all(s["grade"] and len(s["grade"]) == 2 for s in singles)
     # The same reasons in the same words, online and offline.
     for single, offline in zip(singles, batch["reasons"], strict=True):
         assert [r["text"] for r in single["reasons"]] == [r["text"] for r in offline]
@@ -102,6 +107,8 @@ def test_the_logged_pyfunc_answers_lead_records_as_the_service_does(tmp_path):
         assert out["lead_id"].tolist() == [s["lead_id"] for s in served]
         assert out["tier"].tolist() == [s["tier"] for s in served]
         assert out["score"].tolist() == [s["score"] for s in served]
+        for field in ("fit", "engagement", "grade"):
+            assert out[field].tolist() == [s[field] for s in served], field
         np.testing.assert_array_equal(
             out["probability"].to_numpy(), [s["probability"] for s in served]
         )

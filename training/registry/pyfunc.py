@@ -3,9 +3,10 @@
 
 The logged model takes the same lead records as the HTTP API (`runtime.leads.LeadIn`: lead_id,
 created_at, attributes, events, as_of), one per row or list item, and answers lead_id,
-probability, score, tier and reasons as the service does. It is a model "from code"
-(`pyfunc_model.py`, no pickle) that carries the artifact directory and only the runtime code
-scoring needs (`runtime/` and the parts of `features/` it imports): no training code.
+probability, score, tier, fit, engagement, grade and reasons as the service does. It is a
+model "from code" (`pyfunc_model.py`, no pickle) that carries the artifact directory and only
+the runtime code scoring needs (`runtime/` and the parts of `features/` it imports): no
+training code.
 """
 
 from __future__ import annotations

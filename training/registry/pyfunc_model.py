@@ -21,7 +21,8 @@ class LeadScoringPyfunc(mlflow.pyfunc.PythonModel):
         self.model = ScoringModel.load(Path(context.artifacts[ARTIFACT_KEY]))
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
-        """Lead records -> lead_id, probability, score, tier and reasons."""
+        """Lead records -> lead_id, probability, score, tier, fit, engagement, grade and
+        reasons."""
         return predict_records(self.model, model_input, reasons=Reasons())
 
 
