@@ -152,7 +152,38 @@ figures["tier_vs_tier"] = analysis_plots.cross_table_figure(cross)
 figures["tier_vs_tier"]
 
 # %% [markdown]
-# ## 6. The leads where the two disagree most
+# ## 6. Fit × engagement: the grade sales sees
+#
+# Besides the score, the model answers sales' two questions apart, as MadKudu, HubSpot and
+# Pardot do: **fit** (is this the kind of company and person we sell to? read from the
+# lead's attributes alone) and **engagement** (are they active now? read from the journey
+# alone), each 0-100 among recent leads. The **grade** puts them together: the fit letter
+# (A: 75-100 ... D: 0-24) and the engagement digit (1: 75-100 ... 4: 0-24). The service,
+# `leadscore score` and the MLflow model give the same three values.
+#
+# Each cell shows how many of the leads above got that grade and how many of them converted.
+# A1 should convert best and D4 worst; A4 (the right people, quiet for now) is for nurture
+# campaigns, D1 (busy, but not who you sell to) for a second look before sales calls.
+
+# %%
+graded = comparison.model.predict_features(comparison.features)
+if graded.grade is None:
+    print("This model was packaged before fit and engagement existed: retrain it to see them.")
+else:
+    cells = pd.DataFrame(
+        {
+            "fit": [grade[0] for grade in graded.grade],
+            "engagement": [grade[1:] or "-" for grade in graded.grade],
+            "converted": y,
+        }
+    ).groupby(["fit", "engagement"])["converted"]
+    grid = cells.agg(["size", "mean"]).apply(
+        lambda cell: f"{int(cell['size']):,} ({cell['mean']:.1%})", axis=1
+    )
+    display(grid.unstack(fill_value="0"))
+
+# %% [markdown]
+# ## 7. The leads where the two disagree most
 #
 # Ranks are percentiles among these leads (100 = best). The first rows are leads the model
 # ranks far higher than the points, the last rows the other way round. Each comes with the
@@ -164,7 +195,7 @@ figures["tier_vs_tier"]
 display(analysis.disagreements(comparison, n=5))
 
 # %% [markdown]
-# ## 7. Summary: same sales effort, how many deals?
+# ## 8. Summary: same sales effort, how many deals?
 #
 # Give sales the same number of leads from each method (the size of each method's SQL tier,
 # of SQL + MQL, and fixed shares) and count the deals among them.
