@@ -142,7 +142,7 @@ class JourneyService:
                 "last_at": stored.last_event_at,
             },
             "latest": _entry(history[0]) if history else None,
-            "trend": self._trend(lead_id, history[0] if history else None),
+            "trend": self._trend(lead_id, history),
             "history": [_entry(r) for r in history],
         }
 
@@ -169,11 +169,12 @@ class JourneyService:
             ) from None
         answer["warnings"] = [*answer["warnings"], *found.warnings]
         answer["events_read"] = len(found.lead.events)
+        limit = self.settings.history_length
+        history = self.store.history(lead_id, limit)
         if body.as_of is None:
-            self._record_scores(served, [answer], "request")
-        history = self.store.history(lead_id, self.settings.history_length)
+            history = [*self._record_scores(served, [answer], "request"), *history][:limit]
         answer["history"] = [_entry(r) for r in history]
-        answer["trend"] = self._trend(lead_id, history[0] if history else None)
+        answer["trend"] = self._trend(lead_id, history)
         return answer
 
     def rescore(self, lead_ids: list[str], trigger: str = "ingest") -> int:
@@ -191,33 +192,35 @@ class JourneyService:
 
     def _record_scores(
         self, served: ServedModel, answers: list[dict[str, Any]], trigger: str
-    ) -> None:
+    ) -> list[ScoreRecord]:
         """Record scores in their leads' histories, with the webhook deliveries of the tier
-        changes among them in the same transaction."""
+        changes among them in the same transaction; returns the records."""
+        records = [_record(served, a, trigger) for a in answers]
         deliveries = self.outbox.for_answers(answers, trigger, datetime.now(UTC))
-        self.store.record_scores([_record(served, a, trigger) for a in answers], deliveries)
+        self.store.record_scores(records, deliveries)
         if deliveries is not None:
             self.on_deliveries()
+        return records
 
-    def _trend(self, lead_id: str, latest: ScoreRecord | None) -> dict[str, Any]:
+    def _trend(self, lead_id: str, history: list[ScoreRecord]) -> dict[str, Any]:
+        """Where the score heads: the latest score (`history`, newest first) against the
+        oldest of the window before it, read from `history` when it reaches back that far."""
         window = self.settings.trend_window_days
-        if latest is None:
-            return {"direction": "new", "window_days": window, "change": None, "since": None}
+        new = {"direction": "new", "window_days": window, "change": None, "since": None}
+        if not history:
+            return new
+        latest = history[0]
         start = latest.scored_at - timedelta(days=window)
-        first = self.store.first_score_since(lead_id, start)
+        if len(history) < self.settings.history_length or history[-1].scored_at < start:
+            inside = [r for r in history[1:] if r.scored_at >= start]
+            first = inside[-1] if inside else None
+        else:
+            first = self.store.first_score_since(lead_id, start)
         if first is None or first.scored_at >= latest.scored_at:
-            return {"direction": "new", "window_days": window, "change": None, "since": None}
+            return new
         change = latest.score - first.score
-        threshold = self.settings.trend_min_change
-        direction = (
-            "improving"
-            if change >= threshold
-            else "declining"
-            if change <= -threshold
-            else "steady"
-        )
         return {
-            "direction": direction,
+            "direction": _direction(change, self.settings.trend_min_change),
             "window_days": window,
             "change": change,
             "since": first.scored_at,

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from serving.rescoring import Backlogged, RescoringQueue
+from serving.store.engine import create_engine
 from serving.store.migrate import head_revision, migrate
-from serving.store.store import JourneyStore, LeadRecord, NewEvent, create_engine
+from serving.store.store import JourneyStore, LeadRecord, NewEvent
 
 T0 = datetime(2025, 5, 1, tzinfo=UTC)
 

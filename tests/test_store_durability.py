@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from features.contract.schema import EVENT_TYPES
-from serving.store.store import create_engine
+from serving.store.engine import create_engine
 from tests.processes import running_service
 from tests.serving_fixtures import make_model
 

@@ -14,6 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from serving.store.engine import transaction
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: PostgreSQL advisory locks are named by integers.
 _LOCK_KEY = 0x1EAD5C0E
@@ -22,8 +24,7 @@ _LOCK_KEY = 0x1EAD5C0E
 def migrate(engine: sa.Engine) -> str:
     """Upgrade the schema to head under a lock; returns the revision it is at."""
     config = alembic_config()
-    immediate = engine.connect().execution_options(immediate=True)
-    with immediate as connection, connection.begin():
+    with transaction(engine, immediate=True) as connection:
         if connection.dialect.name == "postgresql":
             lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
             connection.execute(lock, {"key": _LOCK_KEY})

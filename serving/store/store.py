@@ -7,17 +7,16 @@ hosts share one store. Every method is one short transaction, safe to call from 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from serving.store import tables
+from serving.store.engine import create_engine, transaction
 from serving.store.migrate import migrate
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -168,8 +167,7 @@ class JourneyStore:
         t = tables.leads
         now = to_us(datetime.now(UTC))
         ids = list(dict.fromkeys(r.lead_id for r in records))
-        immediate = self.engine.connect().execution_options(immediate=True)
-        with immediate as connection, connection.begin():
+        with transaction(self.engine, immediate=True) as connection:
             # Lock existing rows (PostgreSQL) so concurrent merges of one lead do not race.
             existing = {
                 row.lead_id: (row.created_at_us, row.attributes)
@@ -238,8 +236,7 @@ class JourneyStore:
             for r in records
         ]
         ids = list({r.lead_id for r in records})
-        immediate = self.engine.connect().execution_options(immediate=True)
-        with immediate as connection, connection.begin():
+        with transaction(self.engine, durable=False, immediate=True) as connection:
             newest = (
                 sa.select(sa.func.max(s.c.id)).where(s.c.lead_id.in_(ids)).group_by(s.c.lead_id)
             )
@@ -295,29 +292,21 @@ class JourneyStore:
 
     def records(self, lead_ids: Sequence[str]) -> dict[str, tuple[datetime | None, dict]]:
         """`created_at` and attributes of those of the leads that have a record."""
-        t = tables.leads
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(t.c.lead_id, t.c.created_at_us, t.c.attributes).where(
-                    t.c.lead_id.in_(lead_ids)
-                )
-            ).all()
+            rows = connection.execute(_RECORDS, {"ids": list(lead_ids)}).all()
         return {row.lead_id: (_maybe_time(row.created_at_us), dict(row.attributes)) for row in rows}
 
     def journeys(self, lead_ids: Sequence[str], before: datetime, limit: int) -> list[Journey]:
         """Each lead's newest `limit` events strictly before `before`, oldest first.
 
         Events at or after that time are not read: the model ignores them anyway."""
-        e = tables.events
         found: dict[str, list[tuple[str, int]]] = {lead_id: [] for lead_id in lead_ids}
         with self.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(e.c.lead_id, e.c.event_type, e.c.occurred_at_us)
-                .where(e.c.lead_id.in_(lead_ids), e.c.occurred_at_us < to_us(before))
-                .order_by(e.c.lead_id, e.c.occurred_at_us, e.c.id)
-            )
-            for lead_id, kind, us in rows:
-                found[lead_id].append((kind, us))
+                _JOURNEYS, {"ids": list(lead_ids), "before": to_us(before)}
+            ).all()
+        for lead_id, kind, us in rows:
+            found[lead_id].append((kind, us))
         out = []
         for lead_id in lead_ids:
             events = found[lead_id]
@@ -335,14 +324,8 @@ class JourneyStore:
 
     def history(self, lead_id: str, limit: int) -> list[ScoreRecord]:
         """The lead's newest `limit` scores, newest first."""
-        s = tables.scores
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(s)
-                .where(s.c.lead_id == lead_id)
-                .order_by(s.c.scored_at_us.desc(), s.c.id.desc())
-                .limit(limit)
-            ).all()
+            rows = connection.execute(_HISTORY, {"lead_id": lead_id, "limit": limit}).all()
         return [_score_record(row) for row in rows]
 
     def first_score_since(self, lead_id: str, since: datetime) -> ScoreRecord | None:
@@ -387,49 +370,26 @@ class JourneyStore:
             return connection.execute(sa.select(sa.func.count()).select_from(ids)).scalar_one()
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for the store's URL: `postgresql://` uses psycopg 3; a SQLite file gets WAL,
-    full sync on commit (an acknowledged write survives a crash) and a busy timeout, so
-    several threads and processes share it."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    try:
-        backend = sa.make_url(url).get_backend_name()
-    except sa.exc.ArgumentError:
-        backend = None
-    if backend not in ("sqlite", "postgresql"):
-        raise ValueError(
-            f"the journey store runs on SQLite or PostgreSQL, not {backend or 'this URL'}: set "
-            "LEADSCORE_STORE_URL to sqlite:///FILE or postgresql://USER@HOST/DB"
-        )
-    engine = sa.create_engine(
-        url,
-        # The standard library writes integers of any size, which event properties may hold.
-        json_serializer=json.dumps,
-        json_deserializer=orjson.loads,
+# The statements of the per-request reads, built once: SQLAlchemy then reuses their compiled
+# form, and a request pays only for the database's work.
+_e, _s, _t = tables.events, tables.scores, tables.leads
+_RECORDS = sa.select(_t.c.lead_id, _t.c.created_at_us, _t.c.attributes).where(
+    _t.c.lead_id.in_(sa.bindparam("ids", expanding=True))
+)
+_JOURNEYS = (
+    sa.select(_e.c.lead_id, _e.c.event_type, _e.c.occurred_at_us)
+    .where(
+        _e.c.lead_id.in_(sa.bindparam("ids", expanding=True)),
+        _e.c.occurred_at_us < sa.bindparam("before"),
     )
-    if backend == "sqlite":
-        _sqlite_settings(engine)
-    return engine
-
-
-def _sqlite_settings(engine: sa.Engine) -> None:
-    @sa.event.listens_for(engine, "connect")
-    def connect(dbapi_connection: Any, record: Any) -> None:
-        # SQLAlchemy, not the sqlite3 module, decides when transactions begin (see "begin").
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def begin(connection: sa.Connection) -> None:
-        # IMMEDIATE takes the write lock up front: migrations that read, then write, never
-        # fail half-way on a lock upgrade.
-        immediate = connection.get_execution_options().get("immediate")
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    .order_by(_e.c.lead_id, _e.c.occurred_at_us, _e.c.id)
+)
+_HISTORY = (
+    sa.select(_s)
+    .where(_s.c.lead_id == sa.bindparam("lead_id"))
+    .order_by(_s.c.scored_at_us.desc(), _s.c.id.desc())
+    .limit(sa.bindparam("limit"))
+)
 
 
 def _maybe_time(us: int | None) -> datetime | None:

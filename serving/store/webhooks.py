@@ -17,6 +17,7 @@ from typing import Literal
 import sqlalchemy as sa
 
 from serving.store import tables
+from serving.store.engine import transaction
 from serving.store.store import from_us, to_us
 
 Status = Literal["pending", "delivered", "parked"]
@@ -95,7 +96,8 @@ class WebhookStore:
         now_us = to_us(now)
         free = sa.or_(d.c.claimed_until_us.is_(None), d.c.claimed_until_us < now_us)
         due = sa.and_(d.c.status == "pending", d.c.next_attempt_at_us <= now_us, free)
-        with self.engine.begin() as connection:
+        # A claim lost in a power cut only means one more attempt: no sync to disk for it.
+        with transaction(self.engine, durable=False, immediate=True) as connection:
             ids = (
                 connection.execute(
                     sa.select(d.c.delivery_id)
@@ -129,7 +131,7 @@ class WebhookStore:
         `retry_at`, or parked when there is none. Returns the new status."""
         d = tables.webhook_deliveries
         status: Status = "delivered" if error is None else "pending" if retry_at else "parked"
-        with self.engine.begin() as connection:
+        with transaction(self.engine, durable=False) as connection:
             connection.execute(
                 sa.update(d)
                 .where(d.c.delivery_id == delivery_id)

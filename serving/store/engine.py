@@ -1,0 +1,76 @@
+"""Engines and transactions of the journey store: the only place that knows SQLite and
+PostgreSQL apart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+
+@contextmanager
+def transaction(
+    engine: sa.Engine, *, durable: bool = True, immediate: bool = False
+) -> Iterator[sa.Connection]:
+    """A connection in a transaction, committed on leaving. On SQLite, `durable` commits are
+    synced to disk before they return (what a caller is told is stored survives a power cut);
+    others are synced with the next durable commit or checkpoint (they survive a crash of the
+    service, not of the machine): scores and delivery states, which events can rebuild.
+    `immediate` takes the write lock at the start (a transaction that reads, then writes)."""
+    connection = engine.connect().execution_options(durable=durable, immediate=immediate)
+    with connection, connection.begin():
+        yield connection
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for the store's URL: `postgresql://` uses psycopg 3; a SQLite file gets WAL,
+    a sync level per transaction (see `transaction`) and a busy timeout, so several threads
+    and processes share it."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        backend = sa.make_url(url).get_backend_name()
+    except sa.exc.ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"the journey store runs on SQLite or PostgreSQL, not {backend or 'this URL'}: set "
+            "LEADSCORE_STORE_URL to sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
+    engine = sa.create_engine(
+        url,
+        # The standard library writes integers of any size, which event properties may hold.
+        json_serializer=json.dumps,
+        json_deserializer=orjson.loads,
+    )
+    if backend == "sqlite":
+        _sqlite_settings(engine)
+    return engine
+
+
+def _sqlite_settings(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def connect(dbapi_connection: Any, record: Any) -> None:
+        # SQLAlchemy, not the sqlite3 module, decides when transactions begin (see "begin").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def begin(connection: sa.Connection) -> None:
+        options = connection.get_execution_options()
+        # Per transaction (see `transaction`); the pragma is sent only when it changes.
+        level = "FULL" if options.get("durable", True) else "NORMAL"
+        info = connection.connection.info
+        if info.get("synchronous") != level:
+            connection.exec_driver_sql(f"PRAGMA synchronous={level}")
+            info["synchronous"] = level
+        # IMMEDIATE takes the write lock up front: transactions that read, then write, never
+        # fail half-way on a lock upgrade.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("immediate") else "BEGIN")
