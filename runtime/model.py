@@ -222,15 +222,28 @@ class ScoringModel:
 
     # -- fit and engagement --------------------------------------------------------------
     def _with_subscores(self, prediction: Prediction, matrix: np.ndarray) -> Prediction:
-        meta = self.spec.metadata
-        if not meta.fit_percentiles:
+        fit_scale, engagement_scale = self._scales["fit"], self._scales["engagement"]
+        if fit_scale is None:
             return prediction  # packaged before fit and engagement: none to give
         fit_raw, engagement_raw = self.subscore_raw(matrix, prediction.raw)
-        fit = percentile_0_100(fit_raw, meta.fit_percentiles)
+        fit = fit_scale.percentiles(fit_raw)
         engagement = None
-        if engagement_raw is not None and meta.engagement_percentiles:
-            engagement = percentile_0_100(engagement_raw, meta.engagement_percentiles)
+        if engagement_raw is not None and engagement_scale is not None:
+            engagement = engagement_scale.percentiles(engagement_raw)
         return replace(prediction, fit=fit, engagement=engagement, grade=grades(fit, engagement))
+
+    @cached_property
+    def _scales(self) -> dict[str, PercentileScale | None]:
+        """The 0-100 scales of the metadata as arrays, built once (None: not in the model)."""
+        meta = self.spec.metadata
+        return {
+            name: PercentileScale(values) if values else None
+            for name, values in (
+                ("score", meta.score_percentiles),
+                ("fit", meta.fit_percentiles),
+                ("engagement", meta.engagement_percentiles),
+            )
+        }
 
     def subscore_raw(
         self, matrix: np.ndarray, raw: np.ndarray | None = None
@@ -324,10 +337,10 @@ class ScoringModel:
 
     def score_0_100(self, probability: np.ndarray) -> np.ndarray:
         """Percentile of each probability among the calibration slice's leads (0-100)."""
-        ref = self.spec.metadata.score_percentiles
-        if not ref:
+        scale = self._scales["score"]
+        if scale is None:
             return np.round(np.asarray(probability) * 100)
-        return percentile_0_100(probability, ref)
+        return scale.percentiles(probability)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, directory: Path) -> Path:
@@ -377,33 +390,48 @@ class _NoEvents:
     events: list
 
 
+class PercentileScale:
+    """A 0-100 scale: reference values at each percentile (`reference[k]`: the value at
+    percentile 100 * k / (len - 1)), kept as the arrays `np.interp` reads."""
+
+    def __init__(self, reference: Sequence[float]) -> None:
+        self.reference = np.asarray(reference, dtype=np.float64)
+        self.percentile = np.linspace(0, 100, self.reference.size)
+        self._reference_down = np.ascontiguousarray(-self.reference[::-1])
+        self._percentile_down = np.ascontiguousarray(-self.percentile[::-1])
+
+    def percentiles(self, values: np.ndarray) -> np.ndarray:
+        """Percentile (0-100, rounded) of each value among the reference values."""
+        values = np.asarray(values, dtype=np.float64)
+        # Scores have plateaus (many leads share one value): a lead on a plateau gets the
+        # middle of the percentiles it spans, not the top.
+        upper = np.interp(values, self.reference, self.percentile)
+        lower = -np.interp(-values, self._reference_down, self._percentile_down)
+        return ((upper + lower) / 2).round()
+
+
 def percentile_0_100(values: np.ndarray, reference: Sequence[float]) -> np.ndarray:
-    """Percentile (0-100, rounded) of each value among reference values given at each
-    percentile (`reference[k]`: the value at percentile 100 * k / (len - 1))."""
-    ref = np.asarray(reference, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
-    pct = np.linspace(0, 100, ref.size)
-    # Scores have plateaus (many leads share one value): a lead on a plateau gets the
-    # middle of the percentiles it spans, not the top.
-    upper = np.interp(values, ref, pct)
-    lower = -np.interp(-values, -ref[::-1], -pct[::-1])
-    return ((upper + lower) / 2).round()
+    """Percentile (0-100, rounded) of each value among reference values at each percentile."""
+    return PercentileScale(reference).percentiles(values)
+
+
+# Every grade, by fit letter (rows) and engagement digit (columns); the letters alone last.
+_GRADES = np.array([[f + e for e in ENGAGEMENT_GRADES] + [f] for f in FIT_GRADES], dtype=object)
+_CUTS_DOWN = -np.asarray(GRADE_CUTS, dtype=np.float64)
 
 
 def grades(fit: np.ndarray, engagement: np.ndarray | None) -> np.ndarray:
     """The grade of each row, "A1" to "D4": the fit letter (A >= 75, B >= 50, C >= 25, else D)
     and the engagement digit (1 >= 75, ..., 4); the letter alone without engagement."""
-    letters = _grade(fit, FIT_GRADES)
+    letter = _grade_index(fit)
     if engagement is None:
-        return letters
-    digits = _grade(engagement, ENGAGEMENT_GRADES)
-    return np.array([a + b for a, b in zip(letters, digits, strict=True)], dtype=object)
+        return _GRADES[letter, len(ENGAGEMENT_GRADES)]
+    return _GRADES[letter, _grade_index(engagement)]
 
 
-def _grade(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+def _grade_index(values: np.ndarray) -> np.ndarray:
     # Cuts decrease; count how many a value fails to reach (a value at a cut reaches it).
-    index = np.searchsorted(-np.asarray(GRADE_CUTS), -np.asarray(values), side="left")
-    return np.asarray(names, dtype=object)[index]
+    return np.searchsorted(_CUTS_DOWN, -np.asarray(values, dtype=np.float64), side="left")
 
 
 def percentile_scale(values: np.ndarray) -> tuple[float, ...]:
