@@ -89,6 +89,7 @@ def create_app(settings: ServiceSettings | None = None, scorer: Scorer | None = 
         capacity=settings.rescore_queue_leads,
         batch_size=settings.rescore_batch_leads,
         wait_seconds=settings.rescore_wait_seconds,
+        share=settings.rescore_share,
     )
     metrics.watch_rescoring(rescoring)
     dispatcher = Dispatcher(

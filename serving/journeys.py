@@ -185,7 +185,9 @@ class JourneyService:
             return 0
         now = datetime.now(UTC)
         found = stored_inputs(self.store, lead_ids, now, self.settings.max_events_per_lead)
-        answer = self.scorer.score_batch([f.lead for f in found], None, now)
+        # Reasons cost a tenth of the work and only webhook payloads would show them.
+        explain = bool(self.outbox.subscriptions())
+        answer = self.scorer.score_batch([f.lead for f in found], None, now, explain)
         scored = [r for r in answer["results"] if r["status"] == "scored"]
         self._record_scores(served, scored, trigger)
         return len(scored)

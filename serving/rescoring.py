@@ -30,12 +30,14 @@ class RescoringQueue:
         capacity: int,
         batch_size: int,
         wait_seconds: float,
+        share: float = 1.0,
     ) -> None:
         self._rescore = rescore
         self._executor = executor
         self.capacity = capacity
         self._batch_size = batch_size
         self._wait_seconds = wait_seconds
+        self._share = share
         self._pending: dict[str, None] = {}  # an ordered set: first touched, first rescored
         self._changed = asyncio.Condition()
         self.rescored = 0
@@ -73,11 +75,18 @@ class RescoringQueue:
                     del self._pending[lead_id]
                 self._changed.notify_all()
             loop = asyncio.get_running_loop()
+            started = loop.time()
             try:
                 await loop.run_in_executor(self._executor, self._rescore, batch)
                 self.rescored += len(batch)
             except Exception:  # the stored events stay: the next score by id reads them
                 log.exception("rescoring %d leads failed", len(batch))
+            if self._pending and self._share < 1:
+                # Sustained ingestion: rescoring takes its share of the time and leaves the
+                # rest to the ingest calls (both need the interpreter); a queue that empties
+                # (a lead at a time, as webhooks wait for) never pauses.
+                busy = loop.time() - started
+                await asyncio.sleep(busy * (1 - self._share) / self._share)
 
     def _fits(self, lead_ids: Collection[str]) -> bool:
         new = sum(1 for lead_id in lead_ids if lead_id not in self._pending)

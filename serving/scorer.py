@@ -202,8 +202,10 @@ class Scorer:
         leads: Sequence[LeadIn | Refused],
         as_of: datetime | None = None,
         now: datetime | None = None,
+        explain: bool = True,
     ) -> dict[str, Any]:
-        """Answers for a batch (fields of `BatchResponse`), refused leads failed in place."""
+        """Answers for a batch (fields of `BatchResponse`), refused leads failed in place;
+        without `explain`, no reasons (rescoring whose answers nobody reads)."""
         served = self.current()
         now = now or datetime.now(UTC)
         checked: list[LeadIn | Refused] = []
@@ -212,7 +214,7 @@ class Scorer:
             checked.append(Refused(lead.lead_id, errors) if errors else lead)
         leads = checked
         valid = [i for i, lead in enumerate(leads) if isinstance(lead, LeadIn)]
-        answers = self._score_leads(served, [leads[i] for i in valid], as_of, now)
+        answers = self._score_leads(served, [leads[i] for i in valid], as_of, now, explain)
         results: list[dict[str, Any] | None] = [None] * len(leads)
         for i, answer in zip(valid, answers, strict=True):
             answer["index"] = i
@@ -239,11 +241,12 @@ class Scorer:
         leads: Sequence[LeadIn],
         default_as_of: datetime | None,
         now: datetime,
+        explain: bool = True,
     ) -> list[dict[str, Any]]:
         if not leads:
             return []
         as_of = [lead.as_of or default_as_of or now for lead in leads]
-        prediction = served.model.predict_leads(leads, as_of, self._reasons)
+        prediction = served.model.predict_leads(leads, as_of, self._reasons if explain else None)
         probability, scores, tiers = prediction.probability, prediction.score, prediction.tier
         # fit and engagement: ints, or None when the model has none (see runtime.model).
         subscores = prediction.subscore_columns()

@@ -75,6 +75,13 @@ class ServiceSettings(BaseSettings):
         "/v1/events waits up to rescore_wait_seconds for room, then answers 503.",
     )
     rescore_batch_leads: int = Field(512, ge=1, description="Leads rescored together.")
+    rescore_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Under sustained ingestion, the share of time rescoring may take: it "
+        "pauses between batches to leave the rest to /v1/events (1: never pauses).",
+    )
     rescore_wait_seconds: float = Field(
         5.0, ge=0, description="How long /v1/events waits for room in the rescoring queue."
     )

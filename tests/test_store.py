@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -166,3 +167,30 @@ def test_a_store_of_an_older_version_is_upgraded_with_its_data(empty_store_url):
     with store.engine.connect() as connection:
         assert "webhook_deliveries" in sa.inspect(connection).get_table_names()
     store.close()
+
+
+def test_under_sustained_load_rescoring_keeps_to_its_share_of_the_time():
+    """share=0.5: after a batch that took t while more leads wait, the next starts t later;
+    a queue that empties does not pause."""
+    starts: list[float] = []
+
+    def rescore(lead_ids: list[str]) -> None:
+        starts.append(time.monotonic())
+        time.sleep(0.1)
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as executor:
+            queue = RescoringQueue(
+                rescore, executor, capacity=10, batch_size=1, wait_seconds=1, share=0.5
+            )
+            worker = asyncio.create_task(queue.run())
+            await queue.add(["a", "b"])
+            while queue.rescored < 2:
+                await asyncio.sleep(0.01)
+            await queue.add(["c"])  # the queue had emptied: no pause before it
+            while queue.rescored < 3:
+                await asyncio.sleep(0.01)
+            worker.cancel()
+
+    asyncio.run(scenario())
+    assert starts[1] - starts[0] >= 0.19  # 0.1 busy + 0.1 pause
