@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from runtime.model import ScoringModel
     from runtime.source import ModelSource
     from serving.store.store import JourneyStore
+    from serving.webhooks.outbox import Outbox
 
 # Leads scored, and their scores recorded, together; ids read from the store at a time (each
 # read scans every stored id up to the page: fewer, longer pages cost less); and the events
@@ -265,10 +266,17 @@ def _score_store(
     started: float,
 ) -> None:
     """Score every stored lead in batches, record each score in its history (trigger
-    "batch"), and write them to `out` if given, as `leadscore score` writes a table's."""
+    "batch") with the webhook deliveries of the tier changes (scored as of now only), and
+    write them to `out` if given, as `leadscore score` writes a table's."""
     import pandas as pd
 
     from serving.store.inputs import stored_inputs
+    from serving.store.webhooks import WebhookStore
+    from serving.webhooks.outbox import Outbox
+
+    # Scored as of now (no --as-of): a tier change is news for the webhooks; as of another
+    # time, it is a backfill, recorded without notifying anyone.
+    outbox = Outbox(WebhookStore(store.engine)) if hint_as_of else None
 
     total = store.count_leads()
     if not total:
@@ -295,7 +303,9 @@ def _score_store(
                 if lead.created_at and (newest is None or lead.created_at > newest):
                     newest = lead.created_at
             if leads:
-                scores = _score_and_record(model, source, store, leads, when, reasons, method)
+                scores = _score_and_record(
+                    model, source, store, leads, when, reasons, method, outbox
+                )
                 tiers.update(scores["tier"])
                 if out is not None:
                     frames.append(scores)
@@ -352,32 +362,51 @@ def _score_and_record(
     when: datetime,
     reasons: bool,
     method: ReasonsMethod,
+    outbox: Outbox | None,
 ) -> pd.DataFrame:
     """Score stored leads as `leadscore score` scores a table's, and append each score to
-    the lead's history."""
+    the lead's history, with the deliveries `outbox` makes of the tier changes."""
+    import pandas as pd
+
     from features.contract.schema import LEAD_ID
     from serving.batch import score_records
     from serving.store.store import ScoreRecord
 
     scores = score_records(model, leads, when, reasons=reasons, method=method)
     scored_at = datetime.now(UTC)
+    model_ref = {"name": source.name, "version": source.version, "alias": source.alias}
+    answers = [
+        {
+            "lead_id": row[LEAD_ID],
+            "probability": float(row["probability"]),
+            "score": int(row["score"]),
+            "tier": row["tier"],
+            "fit": None if pd.isna(row["fit"]) else int(row["fit"]),
+            "engagement": None if pd.isna(row["engagement"]) else int(row["engagement"]),
+            "grade": None if pd.isna(row["grade"]) else str(row["grade"]),
+            "reasons": row["reasons"] if reasons else [],
+            "model": model_ref,
+            "as_of": when,
+            "scored_at": scored_at,
+        }
+        for row in scores.to_dict("records")
+    ]
+    records = [
+        ScoreRecord(
+            lead_id=a["lead_id"],
+            scored_at=scored_at,
+            as_of=when,
+            probability=a["probability"],
+            score=a["score"],
+            tier=a["tier"],
+            model_name=source.name,
+            model_version=source.version,
+            trigger="batch",
+        )
+        for a in answers
+    ]
     store.record_scores(
-        [
-            ScoreRecord(
-                lead_id=lead_id,
-                scored_at=scored_at,
-                as_of=when,
-                probability=float(probability),
-                score=int(points),
-                tier=tier,
-                model_name=source.name,
-                model_version=source.version,
-                trigger="batch",
-            )
-            for lead_id, probability, points, tier in zip(
-                scores[LEAD_ID], scores["probability"], scores["score"], scores["tier"], strict=True
-            )
-        ]
+        records, outbox.for_answers(answers, "batch", scored_at) if outbox else None
     )
     return scores
 

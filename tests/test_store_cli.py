@@ -268,3 +268,38 @@ def test_bad_directories_stores_and_options_are_one_line(
     assert not store.exists()
     result = run("score", "--store", url, "--leads", contract_dir / "leads.parquet")
     _one_line_error(result, "add --from-store")
+
+
+def test_score_from_store_as_of_now_announces_tier_changes_and_a_backfill_does_not(
+    contract_dir: Path, tmp_path: Path
+) -> None:
+    """A nightly rescore is rescoring: its tier changes go to the webhooks' outbox (sent by
+    the running service); scoring as of another time is a backfill and notifies nobody."""
+    from datetime import UTC, datetime
+
+    from serving.store.webhooks import Subscription, WebhookStore
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    model = make_model(seed=4, n_leads=600, rounds=5).save(tmp_path / "model")
+    assert run("store", "load", "--data", contract_dir, "--store", url).exit_code == 0
+    store = JourneyStore.open(url)
+    webhooks = WebhookStore(store.engine)
+    now = datetime.now(UTC)
+    webhooks.subscribe(
+        Subscription("wh_1", "http://127.0.0.1:9/", ("none -> *",), "s" * 20, None, now)
+    )
+
+    backfill = run("score", "--from-store", "--store", url, "--model", model, "--as-of", AS_OF)
+    assert backfill.exit_code == 0, backfill.output
+    assert webhooks.deliveries("wh_1", None, 1000) == []
+    with store.engine.begin() as connection:  # forget the backfill: first scores again
+        connection.execute(sa.delete(store_tables.scores))
+
+    nightly = run("score", "--from-store", "--store", url, "--model", model)
+    assert nightly.exit_code == 0, nightly.output
+    deliveries = webhooks.deliveries("wh_1", None, 1000)
+    assert len(deliveries) == N_LEADS  # every lead's first score: none -> its tier
+    assert {d.lead_id for d in deliveries} == set(
+        pd.read_parquet(contract_dir / "leads.parquet")["lead_id"]
+    )
+    store.close()
