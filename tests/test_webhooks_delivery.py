@@ -406,13 +406,6 @@ def test_a_receiver_checking_signatures_as_the_readme_shows_accepts_only_ours(
             assert not verify(secret, refreshed, body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="head-of-line blocking: the dispatcher sends a claimed batch and waits for all of "
-    "it (serving/webhooks/dispatch.py, Dispatcher.run: asyncio.gather, then claim again), so "
-    "a receiver that does not answer holds every other subscription's deliveries back for up "
-    "to LEADSCORE_WEBHOOK_TIMEOUT_SECONDS per round",
-)
 def test_a_receiver_that_never_answers_does_not_hold_back_another_ones_deliveries(
     model_dir: Path, tmp_path: Path
 ) -> None:

@@ -89,13 +89,18 @@ class WebhookStore:
             return connection.execute(sa.delete(d).where(d.c.webhook_id == webhook_id)).rowcount
 
     # -- deliveries ----------------------------------------------------------------------
-    def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        """Pending deliveries due by `now` that no live claim holds, claimed until
-        `now + lease` (by this caller only: the claim re-checks its conditions)."""
+    def claim_due(
+        self, now: datetime, lease: timedelta, limit: int, skip: Sequence[str] = ()
+    ) -> list[Delivery]:
+        """Pending deliveries due by `now` that no live claim holds (and not of the webhooks
+        in `skip`), claimed until `now + lease` by this caller only: the claim re-checks its
+        conditions."""
         d = tables.webhook_deliveries
         now_us = to_us(now)
         free = sa.or_(d.c.claimed_until_us.is_(None), d.c.claimed_until_us < now_us)
         due = sa.and_(d.c.status == "pending", d.c.next_attempt_at_us <= now_us, free)
+        if skip:
+            due = sa.and_(due, d.c.webhook_id.not_in(skip))
         # A claim lost in a power cut only means one more attempt: no sync to disk for it.
         with transaction(self.engine, durable=False, immediate=True) as connection:
             ids = (
@@ -117,6 +122,20 @@ class WebhookStore:
                 .returning(*d.c)
             )
             return sorted((_delivery(row) for row in rows), key=lambda x: x.next_attempt_at)
+
+    def next_due(self) -> datetime | None:
+        """When a pending delivery can next be claimed: its next attempt, or the end of the
+        claim that holds it (the attempt's owner may have died), whichever is later."""
+        d = tables.webhook_deliveries
+        held = sa.and_(
+            d.c.claimed_until_us.is_not(None), d.c.claimed_until_us > d.c.next_attempt_at_us
+        )
+        claimable = sa.case((held, d.c.claimed_until_us), else_=d.c.next_attempt_at_us)
+        with self.engine.connect() as connection:
+            us = connection.execute(
+                sa.select(sa.func.min(claimable)).where(d.c.status == "pending")
+            ).scalar_one()
+        return None if us is None else from_us(us)
 
     def finish(
         self,

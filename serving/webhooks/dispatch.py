@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,8 @@ class DeliveryPolicy:
     max_backoff_seconds: float
     allowed_hosts: tuple[str, ...]
     poll_seconds: float = 1.0
-    batch: int = 32
+    batch: int = 64
+    per_webhook: int = 16
 
     def retry_at(self, now: datetime, attempts: int) -> datetime | None:
         """When to try again after `attempts` failed ones; None: park it."""
@@ -72,30 +74,61 @@ class Dispatcher:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
-        """Send due deliveries until cancelled."""
+        """Send due deliveries until cancelled. Attempts run side by side, at most `batch`
+        in all and `per_webhook` for one subscription, and new ones start as soon as any
+        finishes: a receiver that never answers holds its own slots, not everyone's."""
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         lease = timedelta(seconds=self.policy.timeout_seconds + 30)
         timeout = httpx.Timeout(self.policy.timeout_seconds)
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            while True:
-                self._wake.clear()
-                try:
-                    due, subscriptions = await anyio.to_thread.run_sync(self._claim, lease)
-                except Exception:  # a database hiccup: try again at the next poll
-                    log.exception("reading webhook deliveries failed")
-                    due, subscriptions = [], {}
-                if due:
-                    await asyncio.gather(
-                        *(self._attempt(client, d, subscriptions.get(d.webhook_id)) for d in due)
-                    )
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.policy.poll_seconds)
+        in_flight: dict[asyncio.Task, str] = {}
 
-    def _claim(self, lease: timedelta) -> tuple[list[Delivery], dict[str, Subscription]]:
+        def finished(task: asyncio.Task) -> None:
+            in_flight.pop(task, None)
+            self._wake.set()
+
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            try:
+                while True:
+                    self._wake.clear()
+                    room = self.policy.batch - len(in_flight)
+                    busy = Counter(in_flight.values())
+                    full = [w for w, n in busy.items() if n >= self.policy.per_webhook]
+                    due, subscriptions, next_due = [], {}, None
+                    try:
+                        if room > 0:
+                            due, subscriptions = await anyio.to_thread.run_sync(
+                                self._claim, lease, room, full
+                            )
+                        if not due:
+                            next_due = await anyio.to_thread.run_sync(self._store().next_due)
+                    except Exception:  # a database hiccup: try again at the next poll
+                        log.exception("reading webhook deliveries failed")
+                    for delivery in due:
+                        subscription = subscriptions.get(delivery.webhook_id)
+                        task = asyncio.create_task(self._attempt(client, delivery, subscription))
+                        in_flight[task] = delivery.webhook_id
+                        task.add_done_callback(finished)
+                    if due:
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._idle(next_due))
+            finally:
+                for task in in_flight:
+                    task.cancel()
+
+    def _idle(self, next_due: datetime | None) -> float:
+        """Seconds to wait for a wake-up: until the next retry is due, at most a poll."""
+        if next_due is None:
+            return self.policy.poll_seconds
+        until = (next_due - datetime.now(UTC)).total_seconds()
+        return min(self.policy.poll_seconds, max(until, 0.01))
+
+    def _claim(
+        self, lease: timedelta, limit: int, skip: list[str]
+    ) -> tuple[list[Delivery], dict[str, Subscription]]:
         """Due deliveries, claimed, and the subscriptions they go to."""
         store = self._store()
-        due = store.claim_due(datetime.now(UTC), lease, self.policy.batch)
+        due = store.claim_due(datetime.now(UTC), lease, limit, skip)
         if not due:
             return [], {}
         return due, {s.webhook_id: s for s in store.subscriptions()}
