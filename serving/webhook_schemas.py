@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serving.schemas import ModelRef, Reason
-from serving.webhooks.transitions import parse_transition
+from serving.webhooks.transitions import TRANSITION_PATTERN, parse_transition
 
 _EXAMPLE_URL = "https://hooks.example.com/leadscore"
 
@@ -29,15 +29,22 @@ class WebhookIn(BaseModel):
     url: str = Field(
         min_length=1,
         max_length=2000,
-        description="http(s) URL that receives the deliveries (POST, JSON). The service may "
-        "restrict hosts: LEADSCORE_WEBHOOK_ALLOWED_HOSTS.",
+        # Documented, checked by `check_target` (which says what is wrong, as a pattern
+        # error would not).
+        json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+([/?#]\S*)?$"},
+        description="http(s) URL that receives the deliveries (POST, JSON), without "
+        "credentials. The service may restrict hosts (LEADSCORE_WEBHOOK_ALLOWED_HOSTS): a "
+        "host it does not allow is refused with 422.",
         examples=[_EXAMPLE_URL],
     )
-    transitions: list[Annotated[str, Field(max_length=100)]] = Field(
+    transitions: list[
+        Annotated[str, Field(max_length=100, json_schema_extra={"pattern": TRANSITION_PATTERN})]
+    ] = Field(
         min_length=1,
         max_length=50,
         description="Tier changes to send, as FROM -> TO: tier names, * for any tier, and "
-        "none as FROM for a lead's first score.",
+        "none as FROM for a lead's first score. A pattern that is no change (mql -> mql) or "
+        "goes to none is refused with 422.",
         examples=[["* -> sql", "nurture -> mql"]],
     )
     secret: str | None = Field(

@@ -7,7 +7,9 @@ import re
 
 ANY = "*"
 FIRST = "none"
-_PATTERN = re.compile(r"^\s*([a-z0-9_*]+)\s*->\s*([a-z0-9_*]+)\s*$")
+# As the OpenAPI document states it; matched after lower-casing.
+TRANSITION_PATTERN = r"^\s*([A-Za-z0-9_*]+)\s*->\s*([A-Za-z0-9_*]+)\s*$"
+_PATTERN = re.compile(TRANSITION_PATTERN)
 
 
 def parse_transition(text: str) -> tuple[str, str]:
