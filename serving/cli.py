@@ -402,6 +402,9 @@ def _score_and_record(
             model_name=source.name,
             model_version=source.version,
             trigger="batch",
+            fit=a["fit"],
+            engagement=a["engagement"],
+            grade=a["grade"],
         )
         for a in answers
     ]

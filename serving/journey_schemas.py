@@ -215,6 +215,13 @@ class ScoreEntry(BaseModel):
     probability: float = Field(ge=0, le=1, description="Calibrated probability.", examples=[0.183])
     score: int = Field(ge=0, le=100, description="Percentile score.", examples=[94])
     tier: str = Field(description="Tier.", examples=["mql"])
+    fit: int | None = Field(
+        ge=0, le=100, description="Fit, as in /v1/score (null: the model has none).", examples=[82]
+    )
+    engagement: int | None = Field(
+        ge=0, le=100, description="Engagement, as in /v1/score (null: none).", examples=[91]
+    )
+    grade: str | None = Field(description="Grade, as in /v1/score.", examples=["A1"])
     model: ModelRef = Field(description="The model that scored it (alias not recorded).")
     trigger: Literal["request", "ingest", "batch"] = Field(
         description="request: POST /v1/leads/{lead_id}/score; ingest: rescored after events "

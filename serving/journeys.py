@@ -246,6 +246,9 @@ def _record(served: ServedModel, answer: dict[str, Any], trigger: str) -> ScoreR
         model_name=served.ref.name,
         model_version=served.ref.version,
         trigger=trigger,
+        fit=answer.get("fit"),
+        engagement=answer.get("engagement"),
+        grade=answer.get("grade"),
     )
 
 
@@ -256,6 +259,9 @@ def _entry(record: ScoreRecord) -> dict[str, Any]:
         "probability": record.probability,
         "score": record.score,
         "tier": record.tier,
+        "fit": record.fit,
+        "engagement": record.engagement,
+        "grade": record.grade,
         "model": {"name": record.model_name, "version": record.model_version, "alias": None},
         "trigger": record.trigger,
     }

@@ -175,6 +175,13 @@ class TierChangeEvent(BaseModel):
     tier: str = Field(description="Its tier now.", examples=["sql"])
     probability: float = Field(description="Calibrated probability.", examples=[0.31])
     score: int = Field(description="0-100 percentile score.", examples=[97])
+    fit: int | None = Field(
+        None, description="Fit, as in /v1/score (null: the model has none).", examples=[82]
+    )
+    engagement: int | None = Field(
+        None, description="Engagement, as in /v1/score (null: none).", examples=[91]
+    )
+    grade: str | None = Field(None, description="Grade, as in /v1/score.", examples=["A1"])
     reasons: list[Reason] = Field(description="The strongest reasons, as in /v1/score.")
     model: ModelRef = Field(description="The model that scored it.")
     as_of: datetime = Field(description="Scored as of.", examples=["2025-03-12T10:00:00Z"])

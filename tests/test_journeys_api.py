@@ -153,6 +153,8 @@ def test_score_by_id_equals_the_stateless_answer_and_is_recorded(client, payload
     now = client.post(f"/v1/leads/{lead}/score", headers=SCORING).json()
     assert now["history"][0]["trigger"] == "request"
     assert now["history"][0]["probability"] == now["probability"]
+    for field in ("fit", "engagement", "grade"):  # the sub-scores are in the history too
+        assert now["history"][0][field] == now[field] is not None, field
     assert now["history"][0]["model"]["name"] == "lead-conversion"
 
 

@@ -115,6 +115,7 @@ def test_a_tier_change_is_written_to_the_outbox_with_its_payload(client):
     assert (event.previous_tier, event.tier) == (None, scored["tier"])
     assert event.delivery_id == delivery["delivery_id"] and event.trigger == "request"
     assert event.probability == scored["probability"]
+    assert (event.fit, event.grade) == (scored["fit"], scored["grade"])
     assert delivery["status"] in ("pending", "parked")  # nothing listens on port 9
     # Erasing the lead removes its deliveries too.
     assert client.delete(f"/v1/leads/{lead}", headers=ADMIN).json()["deliveries"] == 1

@@ -86,6 +86,10 @@ class ScoreRecord:
     model_name: str
     model_version: str | None
     trigger: str
+    # The sub-scores, where the model gives them.
+    fit: int | None = None
+    engagement: int | None = None
+    grade: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,9 @@ class JourneyStore:
                 "model_name": r.model_name,
                 "model_version": r.model_version,
                 "trigger": r.trigger,
+                "fit": r.fit,
+                "engagement": r.engagement,
+                "grade": r.grade,
             }
             for r in records
         ]
@@ -407,4 +414,7 @@ def _score_record(row: sa.Row) -> ScoreRecord:
         model_name=row.model_name,
         model_version=row.model_version,
         trigger=row.trigger,
+        fit=row.fit,
+        engagement=row.engagement,
+        grade=row.grade,
     )

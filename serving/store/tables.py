@@ -52,6 +52,9 @@ scores = sa.Table(
     sa.Column("model_name", sa.String(MAX_NAME_LENGTH), nullable=False),
     sa.Column("model_version", sa.String(50), nullable=True),
     sa.Column("trigger", sa.String(20), nullable=False),
+    sa.Column("fit", sa.SmallInteger, nullable=True),
+    sa.Column("engagement", sa.SmallInteger, nullable=True),
+    sa.Column("grade", sa.String(4), nullable=True),
     sa.Index("ix_scores_lead_time", "lead_id", "scored_at_us"),
 )
 

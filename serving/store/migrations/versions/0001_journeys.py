@@ -49,6 +49,9 @@ def upgrade() -> None:
         sa.Column("model_name", sa.String(200), nullable=False),
         sa.Column("model_version", sa.String(50), nullable=True),
         sa.Column("trigger", sa.String(20), nullable=False),
+        sa.Column("fit", sa.SmallInteger, nullable=True),
+        sa.Column("engagement", sa.SmallInteger, nullable=True),
+        sa.Column("grade", sa.String(4), nullable=True),
     )
     op.create_index("ix_scores_lead_time", "scores", ["lead_id", "scored_at_us"])
 
