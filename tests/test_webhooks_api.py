@@ -148,6 +148,7 @@ def test_targets_are_checked():
     assert "not an allowed" in check_target("https://evil.com/x?h=example.com", [".example.com"])
     assert "invalid port" in check_target("http://a.example.com:99999999/", [])
     assert "names no host" in check_target("http:///x", [])
+    assert "is not a URL: Invalid IPv6 URL" in check_target("http://[::1/x", [])  # fuzz found
 
 
 def test_the_outbox_writes_deliveries_with_the_score_in_one_transaction(tmp_path: Path):

@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 def check_target(url: str, allowed_hosts: Sequence[str]) -> str | None:
     """Why `url` may not receive webhooks, or None if it may. An allowed host is a name or
     address (`crm.example.com`, `10.0.0.5`) or a domain and its subdomains (`.example.com`)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed [ of an IPv6 address
+        return f"{url!r} is not a URL: {exc}"
     if parts.scheme not in ("http", "https"):
         return f"webhook URLs are http:// or https://, not {parts.scheme or 'without a scheme'}"
     try:
