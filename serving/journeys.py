@@ -130,7 +130,7 @@ class JourneyService:
         stored = self.store.lead(lead_id)
         if stored is None:
             raise UnknownLead(lead_id)
-        history = self.store.history(lead_id, self.settings.history_length)
+        history, _ = self.store.history(lead_id, self.settings.history_length)
         return {
             "lead_id": lead_id,
             "created_at": stored.created_at,
@@ -142,7 +142,9 @@ class JourneyService:
                 "last_at": stored.last_event_at,
             },
             "latest": _entry(history[0]) if history else None,
-            "trend": self._trend(lead_id, history),
+            "trend": self._trend(
+                history[0] if history else None, self._first_in_window(lead_id, history)
+            ),
             "history": [_entry(r) for r in history],
         }
 
@@ -170,11 +172,15 @@ class JourneyService:
         answer["warnings"] = [*answer["warnings"], *found.warnings]
         answer["events_read"] = len(found.lead.events)
         limit = self.settings.history_length
-        history = self.store.history(lead_id, limit)
+        window = timedelta(days=self.settings.trend_window_days)
+        # This score, once recorded, is the latest: the trend's window ends at it (now).
+        history, first = self.store.history(lead_id, limit, since=now - window)
         if body.as_of is None:
             history = [*self._record_scores(served, [answer], "request"), *history][:limit]
+        else:
+            first = self._first_in_window(lead_id, history)
         answer["history"] = [_entry(r) for r in history]
-        answer["trend"] = self._trend(lead_id, history)
+        answer["trend"] = self._trend(history[0] if history else None, first)
         return answer
 
     def rescore(self, lead_ids: list[str], trigger: str = "ingest") -> int:
@@ -204,22 +210,22 @@ class JourneyService:
             self.on_deliveries()
         return records
 
-    def _trend(self, lead_id: str, history: list[ScoreRecord]) -> dict[str, Any]:
-        """Where the score heads: the latest score (`history`, newest first) against the
-        oldest of the window before it, read from `history` when it reaches back that far."""
-        window = self.settings.trend_window_days
-        new = {"direction": "new", "window_days": window, "change": None, "since": None}
+    def _first_in_window(self, lead_id: str, history: list[ScoreRecord]) -> ScoreRecord | None:
+        """The oldest score of the window ending at the latest one (`history`, newest first),
+        read from `history` when it reaches back that far."""
         if not history:
-            return new
-        latest = history[0]
-        start = latest.scored_at - timedelta(days=window)
+            return None
+        start = history[0].scored_at - timedelta(days=self.settings.trend_window_days)
         if len(history) < self.settings.history_length or history[-1].scored_at < start:
-            inside = [r for r in history[1:] if r.scored_at >= start]
-            first = inside[-1] if inside else None
-        else:
-            first = self.store.first_score_since(lead_id, start)
-        if first is None or first.scored_at >= latest.scored_at:
-            return new
+            inside = [r for r in history if r.scored_at >= start]
+            return inside[-1]
+        return self.store.history(lead_id, 0, since=start)[1]
+
+    def _trend(self, latest: ScoreRecord | None, first: ScoreRecord | None) -> dict[str, Any]:
+        """Where the score heads: the latest score against the oldest of the window."""
+        window = self.settings.trend_window_days
+        if latest is None or first is None or first.scored_at >= latest.scored_at:
+            return {"direction": "new", "window_days": window, "change": None, "since": None}
         change = latest.score - first.score
         return {
             "direction": _direction(change, self.settings.trend_min_change),

@@ -202,12 +202,12 @@ def test_score_from_store_records_history_and_matches_score_of_the_tables(
     store = JourneyStore.open(store_url)
     try:
         for lead_id, probability in table[["lead_id", "probability"]].head().to_numpy():
-            (record,) = store.history(lead_id, limit=10)
+            (record,), _ = store.history(lead_id, limit=10)
             assert record.probability == probability
             assert record.trigger == "batch"
             assert record.as_of == AS_OF_TIME
             assert record.model_name == "lead-conversion" and record.model_version is None
-        assert store.history("ghost", limit=10) == []
+        assert store.history("ghost", limit=10) == ([], None)
     finally:
         store.close()
 

@@ -66,7 +66,8 @@ def _sqlite_settings(engine: sa.Engine) -> None:
     def begin(connection: sa.Connection) -> None:
         options = connection.get_execution_options()
         # Per transaction (see `transaction`); the pragma is sent only when it changes.
-        level = "FULL" if options.get("durable", True) else "NORMAL"
+        # Only `transaction(durable=True)` syncs: reads and unmarked writes ride along.
+        level = "FULL" if options.get("durable", False) else "NORMAL"
         info = connection.connection.info
         if info.get("synchronous") != level:
             connection.exec_driver_sql(f"PRAGMA synchronous={level}")

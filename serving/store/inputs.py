@@ -49,8 +49,7 @@ def stored_inputs(
     attributes, with `overrides` (`created_at`, `attributes` of a request) laid over them, and
     their newest `max_events` events before `as_of`."""
     overrides = overrides or {}
-    records = store.records(lead_ids)
-    journeys = store.journeys(lead_ids, as_of, max_events)
+    records, journeys = store.leads_as_of(lead_ids, as_of, max_events)
     out = []
     for lead_id, journey in zip(lead_ids, journeys, strict=True):
         created_at, attributes = records.get(lead_id, (None, {}))

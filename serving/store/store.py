@@ -157,7 +157,7 @@ class JourneyStore:
             .on_conflict_do_nothing(index_elements=[t.c.lead_id, t.c.event_id])
             .returning(t.c.lead_id, t.c.event_id)
         )
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             inserted = {tuple(row) for row in connection.execute(statement, rows)}
         for i, event in enumerate(new):
             if stored[i] and event.event_id is not None:
@@ -219,9 +219,10 @@ class JourneyStore:
         records: Sequence[ScoreRecord],
         deliveries: Callable[[list[str | None]], list[dict]] | None = None,
     ) -> list[str | None]:
-        """Append scores to their leads' histories; returns each lead's tier before it (None:
-        its first score). `deliveries`, given those tiers, returns the webhook deliveries the
-        changes cause, written in the same transaction: no change is recorded unannounced."""
+        """Append scores to their leads' histories. `deliveries`, given each lead's tier
+        before (None: its first score), returns the webhook deliveries the changes cause,
+        written in the same transaction: no change is recorded unannounced. Returns those
+        tiers (empty without `deliveries`: nothing needs them, and they are not read)."""
         if not records:
             return []
         s = tables.scores
@@ -242,18 +243,14 @@ class JourneyStore:
             }
             for r in records
         ]
-        ids = list({r.lead_id for r in records})
+        before: list[str | None] = []
         with transaction(self.engine, durable=False, immediate=True) as connection:
-            newest = (
-                sa.select(sa.func.max(s.c.id)).where(s.c.lead_id.in_(ids)).group_by(s.c.lead_id)
-            )
-            tiers: dict[str, str] = dict(
-                connection.execute(sa.select(s.c.lead_id, s.c.tier).where(s.c.id.in_(newest))).all()
-            )
-            before = []
-            for record in records:
-                before.append(tiers.get(record.lead_id))
-                tiers[record.lead_id] = record.tier
+            if deliveries is not None:
+                ids = list({r.lead_id for r in records})
+                tiers = dict(connection.execute(_LATEST_TIERS, {"ids": ids}).all())
+                for record in records:
+                    before.append(tiers.get(record.lead_id))
+                    tiers[record.lead_id] = record.tier
             connection.execute(sa.insert(s), rows)
             outbox = deliveries(before) if deliveries is not None else []
             if outbox:
@@ -263,7 +260,7 @@ class JourneyStore:
     def erase(self, lead_id: str) -> Erasure:
         """Remove the lead, its events, its score history and the webhook deliveries about
         it (a data-protection request)."""
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             counts = [
                 connection.execute(sa.delete(t).where(t.c.lead_id == lead_id)).rowcount
                 for t in (tables.leads, tables.events, tables.scores, tables.webhook_deliveries)
@@ -300,52 +297,35 @@ class JourneyStore:
     def records(self, lead_ids: Sequence[str]) -> dict[str, tuple[datetime | None, dict]]:
         """`created_at` and attributes of those of the leads that have a record."""
         with self.engine.connect() as connection:
-            rows = connection.execute(_RECORDS, {"ids": list(lead_ids)}).all()
-        return {row.lead_id: (_maybe_time(row.created_at_us), dict(row.attributes)) for row in rows}
+            return _records(connection, lead_ids)
 
     def journeys(self, lead_ids: Sequence[str], before: datetime, limit: int) -> list[Journey]:
         """Each lead's newest `limit` events strictly before `before`, oldest first.
 
         Events at or after that time are not read: the model ignores them anyway."""
-        found: dict[str, list[tuple[str, int]]] = {lead_id: [] for lead_id in lead_ids}
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                _JOURNEYS, {"ids": list(lead_ids), "before": to_us(before)}
-            ).all()
-        for lead_id, kind, us in rows:
-            found[lead_id].append((kind, us))
-        out = []
-        for lead_id in lead_ids:
-            events = found[lead_id]
-            left_out = max(len(events) - limit, 0)
-            out.append(
-                Journey(
-                    [
-                        {"event_type": kind, "occurred_at": from_us(us)}
-                        for kind, us in events[left_out:]
-                    ],
-                    left_out,
-                )
-            )
-        return out
+            return _journeys(connection, lead_ids, before, limit)
 
-    def history(self, lead_id: str, limit: int) -> list[ScoreRecord]:
-        """The lead's newest `limit` scores, newest first."""
+    def leads_as_of(
+        self, lead_ids: Sequence[str], before: datetime, limit: int
+    ) -> tuple[dict[str, tuple[datetime | None, dict]], list[Journey]]:
+        """`records` and `journeys` of the leads, in one read."""
+        with self.engine.connect() as connection:
+            return _records(connection, lead_ids), _journeys(connection, lead_ids, before, limit)
+
+    def history(
+        self, lead_id: str, limit: int, since: datetime | None = None
+    ) -> tuple[list[ScoreRecord], ScoreRecord | None]:
+        """The lead's newest `limit` scores, newest first, and (given `since`) its oldest
+        score recorded at or after `since`: one read for a score's history and trend."""
         with self.engine.connect() as connection:
             rows = connection.execute(_HISTORY, {"lead_id": lead_id, "limit": limit}).all()
-        return [_score_record(row) for row in rows]
-
-    def first_score_since(self, lead_id: str, since: datetime) -> ScoreRecord | None:
-        """The lead's oldest score recorded at or after `since`."""
-        s = tables.scores
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(s)
-                .where(s.c.lead_id == lead_id, s.c.scored_at_us >= to_us(since))
-                .order_by(s.c.scored_at_us, s.c.id)
-                .limit(1)
-            ).first()
-        return None if row is None else _score_record(row)
+            first = None
+            if since is not None:
+                first = connection.execute(
+                    _FIRST_SINCE, {"lead_id": lead_id, "since": to_us(since)}
+                ).first()
+        return [_score_record(row) for row in rows], None if first is None else _score_record(first)
 
     def lead_ids(self, batch_size: int) -> Iterator[list[str]]:
         """Every stored lead id (with a record or with events), in batches, in id order."""
@@ -397,6 +377,42 @@ _HISTORY = (
     .order_by(_s.c.scored_at_us.desc(), _s.c.id.desc())
     .limit(sa.bindparam("limit"))
 )
+_LATEST_TIERS = sa.select(_s.c.lead_id, _s.c.tier).where(
+    _s.c.id.in_(
+        sa.select(sa.func.max(_s.c.id))
+        .where(_s.c.lead_id.in_(sa.bindparam("ids", expanding=True)))
+        .group_by(_s.c.lead_id)
+    )
+)
+_FIRST_SINCE = (
+    sa.select(_s)
+    .where(_s.c.lead_id == sa.bindparam("lead_id"), _s.c.scored_at_us >= sa.bindparam("since"))
+    .order_by(_s.c.scored_at_us, _s.c.id)
+    .limit(1)
+)
+
+
+def _records(
+    connection: sa.Connection, lead_ids: Sequence[str]
+) -> dict[str, tuple[datetime | None, dict]]:
+    rows = connection.execute(_RECORDS, {"ids": list(lead_ids)}).all()
+    return {row.lead_id: (_maybe_time(row.created_at_us), dict(row.attributes)) for row in rows}
+
+
+def _journeys(
+    connection: sa.Connection, lead_ids: Sequence[str], before: datetime, limit: int
+) -> list[Journey]:
+    found: dict[str, list[tuple[str, int]]] = {lead_id: [] for lead_id in lead_ids}
+    rows = connection.execute(_JOURNEYS, {"ids": list(lead_ids), "before": to_us(before)}).all()
+    for lead_id, kind, us in rows:
+        found[lead_id].append((kind, us))
+    out = []
+    for lead_id in lead_ids:
+        events = found[lead_id]
+        left_out = max(len(events) - limit, 0)
+        kept = [{"event_type": kind, "occurred_at": from_us(us)} for kind, us in events[left_out:]]
+        out.append(Journey(kept, left_out))
+    return out
 
 
 def _maybe_time(us: int | None) -> datetime | None:

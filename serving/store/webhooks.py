@@ -60,7 +60,7 @@ class WebhookStore:
 
     # -- subscriptions -----------------------------------------------------------------
     def subscribe(self, subscription: Subscription) -> None:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             connection.execute(
                 sa.insert(tables.webhooks).values(
                     webhook_id=subscription.webhook_id,
@@ -83,7 +83,7 @@ class WebhookStore:
         """Remove the subscription and its delivery log; None if there is no such webhook,
         else how many deliveries went with it."""
         w, d = tables.webhooks, tables.webhook_deliveries
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             if not connection.execute(sa.delete(w).where(w.c.webhook_id == webhook_id)).rowcount:
                 return None
             return connection.execute(sa.delete(d).where(d.c.webhook_id == webhook_id)).rowcount
@@ -207,7 +207,7 @@ class WebhookStore:
             claimed_until_us=None,
             finished_at_us=None,
         )
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             return connection.execute(query).rowcount
 
 
