@@ -34,17 +34,19 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def shared_store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     if request.param == "postgresql":
         return request.getfixturevalue("postgres_url")
     return f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}"
 
 
-def _client(model_dir: Path, store_url: str, **options) -> TestClient:
+def _client(model_dir: Path, shared_store_url: str, **options) -> TestClient:
     settings = ServiceSettings(
         mode="production",
         model_uri=str(model_dir),
-        store_url=store_url,
+        store_url=shared_store_url,
         api_keys=API_KEY,
         admin_keys=ADMIN_KEY,
         **options,
@@ -53,8 +55,8 @@ def _client(model_dir: Path, store_url: str, **options) -> TestClient:
 
 
 @pytest.fixture(scope="module")
-def client(model_dir: Path, store_url: str) -> Iterator[TestClient]:
-    with _client(model_dir, store_url, max_events_per_lead=50) as c:
+def client(model_dir: Path, shared_store_url: str) -> Iterator[TestClient]:
+    with _client(model_dir, shared_store_url, max_events_per_lead=50) as c:
         yield c
 
 
@@ -217,10 +219,10 @@ def test_ingest_rescores_touched_leads_in_the_background(client, payloads):
     assert latest["model"]["name"] == "lead-conversion"
 
 
-def test_trend_compares_with_the_oldest_score_of_the_window(client, store_url, payloads):
+def test_trend_compares_with_the_oldest_score_of_the_window(client, shared_store_url, payloads):
     lead = _new_id()
     _store(client, payloads[5], lead)
-    store = JourneyStore.open(store_url)
+    store = JourneyStore.open(shared_store_url)
     now = datetime.now(UTC)
     current = client.post(f"/v1/leads/{lead}/score", headers=SCORING).json()["score"]
     old = [(now - timedelta(days=30), 0), (now - timedelta(days=6), current - 20)]

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,26 +20,9 @@ from serving.store.store import JourneyStore, LeadRecord, NewEvent
 T0 = datetime(2025, 5, 1, tzinfo=UTC)
 
 
-def _fresh_postgres_database(server_url: str) -> str:
-    """A new, empty database on the test server, for tests that need one of their own."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    engine.dispose()
-    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return _fresh_postgres_database(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'store.db'}"
-
-
-def test_processes_starting_together_migrate_once(empty_store_url):
+def test_processes_starting_together_migrate_once(store_url):
     """Workers starting at once: one migrates, the others find the schema at head."""
-    engines = [create_engine(empty_store_url) for _ in range(4)]
+    engines = [create_engine(store_url) for _ in range(4)]
     barrier = threading.Barrier(len(engines))
 
     def start(engine: sa.Engine) -> str:
@@ -59,8 +40,8 @@ def test_processes_starting_together_migrate_once(empty_store_url):
         engine.dispose()
 
 
-def test_journeys_are_the_newest_events_strictly_before_the_cut_off(empty_store_url):
-    store = JourneyStore.open(empty_store_url)
+def test_journeys_are_the_newest_events_strictly_before_the_cut_off(store_url):
+    store = JourneyStore.open(store_url)
     events = [NewEvent("a", "email_open", T0 + timedelta(hours=h)) for h in range(10)]
     events += [NewEvent("b", "demo_request", T0), NewEvent("a", "demo_request", T0)]
     store.add_events(events, received_at=T0)
@@ -73,8 +54,8 @@ def test_journeys_are_the_newest_events_strictly_before_the_cut_off(empty_store_
     store.close()
 
 
-def test_merges_keep_what_is_not_sent(empty_store_url):
-    store = JourneyStore.open(empty_store_url)
+def test_merges_keep_what_is_not_sent(store_url):
+    store = JourneyStore.open(store_url)
     created = store.upsert_leads(
         [
             LeadRecord("a", T0, {"industry": "Retail", "country": "DE"}),
@@ -130,8 +111,8 @@ def test_a_full_queue_refuses_after_waiting_and_frees_room_as_it_rescored():
     assert [lead for batch in rescored for lead in batch] == ["a", "b", "c", "d", "e"]
 
 
-def test_lead_ids_pages_through_records_and_events_once_each(empty_store_url):
-    store = JourneyStore.open(empty_store_url)
+def test_lead_ids_pages_through_records_and_events_once_each(store_url):
+    store = JourneyStore.open(store_url)
     records = [f"L{i:03}" for i in range(0, 60, 2)]  # even ids have a record
     store.upsert_leads([LeadRecord(lead_id, T0, {}) for lead_id in records])
     events = [NewEvent(f"L{i:03}", "email_open", T0) for i in range(30, 90) for _ in range(2)]
@@ -144,13 +125,13 @@ def test_lead_ids_pages_through_records_and_events_once_each(empty_store_url):
     store.close()
 
 
-def test_a_store_of_an_older_version_is_upgraded_with_its_data(empty_store_url):
+def test_a_store_of_an_older_version_is_upgraded_with_its_data(store_url):
     """A service of this version started on the previous version's store migrates it."""
     from alembic import command
 
     from serving.store.migrate import alembic_config
 
-    engine = create_engine(empty_store_url)
+    engine = create_engine(store_url)
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -160,7 +141,7 @@ def test_a_store_of_an_older_version_is_upgraded_with_its_data(empty_store_url):
             "VALUES ('old', 0, '{\"industry\": \"Retail\"}', 0)"
         )
     engine.dispose()
-    store = JourneyStore.open(empty_store_url)
+    store = JourneyStore.open(store_url)
     assert store.records(["old"]) == {
         "old": (datetime(1970, 1, 1, tzinfo=UTC), {"industry": "Retail"})
     }
