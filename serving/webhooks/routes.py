@@ -12,10 +12,10 @@ import anyio
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
 
-from serving.bodies import json_body, parse_model
+from serving.bodies import BodyRefused, json_body, parse_model
 from serving.http import ADMIN, BODY_ERRORS, INVALID_PARAMETER, JSON, KEYED, request_body
 from serving.journeys import JourneyService
-from serving.schemas import ErrorBody
+from serving.schemas import ErrorBody, FieldError
 from serving.settings import ServiceSettings
 from serving.store.webhooks import Delivery, Subscription
 from serving.webhook_schemas import (
@@ -64,7 +64,8 @@ def add_webhook_routes(
         wanted = parse_model(WebhookIn, await json_body(request))
         problem = check_target(wanted.url, settings.webhook_allowed_hosts)
         if problem is not None:
-            raise HTTPException(422, problem)
+            # Located like every other 422: the documented body is a list of field errors.
+            raise BodyRefused(422, [FieldError(loc=["body", "url"], msg=problem, type="url")])
         subscription = Subscription(
             webhook_id=f"wh_{uuid.uuid4().hex[:16]}",
             url=wanted.url,
