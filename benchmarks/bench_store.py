@@ -8,8 +8,8 @@ asserts nothing.
 Each store gets a fresh `leadscore serve` (production mode, an API key, one uvicorn worker,
 a small model from tests/serving_fixtures.py) on loopback; PostgreSQL is a throwaway cluster
 started by tests/postgres.py, switched back to durable commits (fsync, synchronous_commit) so
-that it is compared with SQLite's WAL + synchronous=FULL on equal terms (`--pg-no-sync` keeps
-the test cluster's fsync=off).
+that it is compared with SQLite's WAL, whose event commits are synced, on equal terms
+(`--pg-no-sync` keeps the test cluster's fsync=off).
 
 Targets (the journey store issue, 2 cores, loopback): at least 20,000 events/s ingested into
 SQLite from one client sending 1,000-event batches; p99 at most 5 ms scoring a stored lead with
@@ -439,7 +439,7 @@ def main() -> None:
     tables: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp, ExitStack() as stack:
         model = make_model(seed=0).save(Path(tmp) / "model")
-        tables["SQLite (WAL, synchronous=FULL)"] = run_store(
+        tables["SQLite (WAL, event commits synced)"] = run_store(
             "sqlite",
             lambda tag: f"sqlite:///{Path(tmp) / f'store-{tag}.db'}",
             model,
