@@ -62,16 +62,14 @@ async def json_body(request: Request) -> bytes:
 
 def parse_lead(body: bytes, limits: dict[str, int]) -> LeadIn:
     """One lead; raises `BodyRefused` naming the fields at fault."""
-    try:
-        return LeadIn.model_validate_json(body, context=limits)
-    except ValidationError as exc:
-        raise BodyRefused(422, field_errors(exc, ("body",))) from None
+    return parse_model(LeadIn, body, limits)
 
 
-def parse_model(model: type[M], body: bytes) -> M:
-    """A body of a route's own model; raises `BodyRefused` naming the fields at fault."""
+def parse_model(model: type[M], body: bytes, limits: dict[str, int] | None = None) -> M:
+    """A body of a route's own model (`limits`: the validation context, e.g. the events a
+    lead may carry); raises `BodyRefused` naming the fields at fault."""
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(body, context=limits)
     except ValidationError as exc:
         raise BodyRefused(422, field_errors(exc, ("body",))) from None
 

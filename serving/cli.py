@@ -615,8 +615,7 @@ def check_store_url(explicit: str | None, *, must_exist: bool) -> tuple[str, str
     """The store's URL, as shown (no password), and where it came from; a URL the store
     cannot use (or, with `must_exist`, a SQLite file that is not there) is an error. Cheap:
     commands check it before reading their inputs, and write nothing if it is wrong."""
-    import sqlalchemy as sa
-
+    from serving.store.engine import parse_store_url
     from serving.store.settings import store_url
 
     url = store_url(explicit)
@@ -627,21 +626,12 @@ def check_store_url(explicit: str | None, *, must_exist: bool) -> tuple[str, str
         if os.environ.get(STORE_URL_VARIABLE)
         else f"the default store ({STORE_URL_VARIABLE} is not set)"
     )
-    usage = "give sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB"
     try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        raise typer.BadParameter(
-            f"{url!r} is not a database URL: {usage}", param_hint=where
-        ) from None
+        parsed = parse_store_url(url)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=where) from None
     shown = parsed.render_as_string(hide_password=True)
-    backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql", "postgres"):
-        raise typer.BadParameter(
-            f"{shown}: the journey store runs on SQLite or PostgreSQL, not {backend}: {usage}",
-            param_hint=where,
-        )
-    missing = backend == "sqlite" and not Path(parsed.database or "").is_file()
+    missing = parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file()
     if must_exist and missing and parsed.database not in (None, "", ":memory:"):
         raise typer.BadParameter(
             f"no journey store at {parsed.database}: load leads into it first with `leadscore "

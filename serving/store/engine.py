@@ -26,23 +26,33 @@ def transaction(
         yield connection
 
 
+def parse_store_url(url: str) -> sa.URL:
+    """The store's URL, parsed; ValueError saying what is wrong when it is not a SQLite or
+    PostgreSQL URL (the service and the CLI refuse URLs with this one check)."""
+    usage = "give sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB"
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ValueError(f"{url!r} is not a database URL: {usage}") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        shown = parsed.render_as_string(hide_password=True)
+        raise ValueError(
+            f"{shown}: the journey store runs on SQLite or PostgreSQL, not {backend}: {usage}"
+        )
+    return parsed
+
+
 def create_engine(url: str) -> sa.Engine:
     """An engine for the store's URL: `postgresql://` uses psycopg 3; a SQLite file gets WAL,
     a sync level per transaction (see `transaction`) and a busy timeout, so several threads
     and processes share it."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    try:
-        backend = sa.make_url(url).get_backend_name()
-    except sa.exc.ArgumentError:
-        backend = None
-    if backend not in ("sqlite", "postgresql"):
-        raise ValueError(
-            f"the journey store runs on SQLite or PostgreSQL, not {backend or 'this URL'}: set "
-            "LEADSCORE_STORE_URL to sqlite:///FILE or postgresql://USER@HOST/DB"
-        )
+    parsed = parse_store_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
     engine = sa.create_engine(
-        url,
+        parsed,
         # The standard library writes integers of any size, which event properties may hold.
         json_serializer=json.dumps,
         json_deserializer=orjson.loads,
