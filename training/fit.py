@@ -128,12 +128,15 @@ def fit_booster(
     categorical_features: Sequence[str] = (),
     params: BoosterParams | None = None,
     seed: int = 0,
+    init_model: lgb.Booster | None = None,
 ) -> tuple[lgb.Booster, FitResult]:
     """Train a binary booster on the encoded matrix, stopping early on the validation rows.
 
     The returned booster holds exactly the best iteration's trees. Without validation rows
     (`valid_X=None`: a final model on all rows, its number of trees chosen by cross-validation)
-    it trains exactly `params.num_boost_round` trees.
+    it trains exactly `params.num_boost_round` trees. With `init_model` (a warm start) the new
+    trees learn corrections to its scores and the result holds its trees first;
+    `FitResult.best_iteration` counts the new trees only.
     """
     params = params or BoosterParams()
     n_pos = float(np.sum(train_y))
@@ -159,10 +162,13 @@ def fit_booster(
         params=dataset_params,
         free_raw_data=True,
     )
+    start = init_model.current_iteration() if init_model is not None else 0
     if not has_valid:
-        booster = lgb.train(settings, train_set, num_boost_round=params.num_boost_round)
+        booster = lgb.train(
+            settings, train_set, num_boost_round=params.num_boost_round, init_model=init_model
+        )
         return booster, FitResult(
-            best_iteration=booster.current_iteration(),
+            best_iteration=booster.current_iteration() - start,
             valid_auc=float("nan"),
             scale_pos_weight=pos_weight,
             params=settings,
@@ -176,10 +182,11 @@ def fit_booster(
         valid_sets=[valid_set],
         valid_names=["valid"],
         callbacks=[stopping],
+        init_model=init_model,
     )
     best = stopping.best_iteration
     # Keep only the trees up to the best iteration, so every consumer predicts the same.
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=start + best))
     return booster, FitResult(
         best_iteration=best,
         valid_auc=stopping.auc[best - 1],
@@ -207,8 +214,9 @@ class _PatientStopping:
     def __call__(self, env: lgb.callback.CallbackEnv) -> None:
         self.auc.append(float(env.evaluation_result_list[0][2]))
         if len(self.auc) - self.best_iteration >= self.patience:
+            # LightGBM keeps iterations up to this one, counted from a warm start's first.
             raise lgb.callback.EarlyStopException(
-                self.best_iteration - 1, env.evaluation_result_list
+                env.begin_iteration + self.best_iteration - 1, env.evaluation_result_list
             )
 
 
