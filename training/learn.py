@@ -1,9 +1,10 @@
 """Learn a booster from feature rows: their categories, their encoding, then the trees.
 
-Journey training (the train slice, stopping early on its latest leads) and flat-export
-cross-validation (each fold, stopping early on an inner part of it) both learn through
-`learn_booster`, so categories are always learned from the rows the booster sees and never
-from the rows it is measured on.
+Journey training (stopping early on the latest leads, then refitting on all rows) and
+flat-export cross-validation (each fold, stopping early on an inner part of it) both learn
+through `learn_booster`, so categories are always learned from the rows the booster sees and
+never from the rows it is measured on. A warm start (`training.warm_start`) is fitted on the
+same rows as the trees it starts.
 """
 
 from __future__ import annotations
@@ -21,9 +22,18 @@ from runtime.encoder import FeatureEncoder
 from training.categories import categorical_feature_names, learn_categories
 from training.fit import FitResult, fit_booster
 from training.tune import TuneSummary, tune_params
+from training.warm_start import Evidence, WarmStart, warm_booster
 
 if TYPE_CHECKING:
     from training.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Warm:
+    """A warm start and the evidence it is fitted to."""
+
+    start: WarmStart
+    evidence: Evidence
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,10 @@ class LearnedBooster:
     encoder: FeatureEncoder
     fit: FitResult  # the early-stopping fit (or the fixed-size one, without stopping rows)
     tuning: TuneSummary | None = None
+    # The early-stopped booster, which never saw the stopping rows: their out-of-time scorer.
+    held_out: lgb.Booster | None = None
+    trees: int = 0  # the target's trees in `booster` (after any warm start's)
+    warm_start: WarmStart = WarmStart.NONE
 
 
 def learn_booster(
@@ -45,13 +59,16 @@ def learn_booster(
     stop_rows: pd.DataFrame | None = None,
     refit: bool = False,
     trees: int | None = None,
+    warm: Warm | None = None,
 ) -> LearnedBooster:
     """A booster on `rows` (label and the pipeline's features).
 
     With `stop_rows` it stops early on them (after tuning on them when `config.tune` is
-    enabled); `refit` then fits again on `rows` and `stop_rows` together with the number of
-    trees early stopping chose. Without, it has exactly `trees` trees (default: the booster
-    settings' `num_boost_round`). Categories come from `rows` and `stop_rows`.
+    enabled); `refit` then fits again on `rows` and `stop_rows` together, with the number of
+    trees early stopping chose scaled by how many more rows the refit has. Without, it has
+    exactly `trees` trees (default: the booster settings' `num_boost_round`). Categories come
+    from `rows` and `stop_rows`; `warm` starts every fit from its trees, fitted on that fit's
+    rows.
     """
     learning = rows if stop_rows is None else pd.concat([rows, stop_rows])
     categorical = categorical_feature_names(pipeline)
@@ -66,17 +83,51 @@ def learn_booster(
         "seed": config.seed,
     }
     params, tuning = config.booster, None
+    start = warm.start if warm is not None else WarmStart.NONE
+
+    def begin(n: int) -> lgb.Booster | None:
+        """The warm start fitted on the first `n` learning rows."""
+        if warm is None:
+            return None
+        return warm_booster(
+            X[:n],
+            learning.iloc[:n],
+            warm.start,
+            warm.evidence,
+            config.warm_start,
+            params,
+            feature_names=encoder.feature_names,
+            categorical_features=categorical,
+            seed=config.seed,
+        )
+
     if stop_rows is None:
         if trees is not None:
             params = params.model_copy(update={"num_boost_round": trees})
-        booster, fit = fit_booster(X, y, None, None, params=params, **inputs)
-        return LearnedBooster(booster, categories, encoder, fit)
+        booster, fit = fit_booster(
+            X, y, None, None, params=params, init_model=begin(len(X)), **inputs
+        )
+        return LearnedBooster(
+            booster, categories, encoder, fit, trees=fit.best_iteration, warm_start=start
+        )
     n_fit = len(rows)
     parts = (X[:n_fit], y[:n_fit], X[n_fit:], y[n_fit:])
     if config.tune.enabled:
         params, tuning = tune_params(*parts, base=params, config=config.tune, **inputs)
-    booster, fit = fit_booster(*parts, params=params, **inputs)
+    stopped, fit = fit_booster(*parts, params=params, init_model=begin(n_fit), **inputs)
+    booster, n_trees = stopped, fit.best_iteration
     if refit:
-        fixed = params.model_copy(update={"num_boost_round": fit.best_iteration})
-        booster, _ = fit_booster(X, y, None, None, params=fixed, **inputs)
-    return LearnedBooster(booster, categories, encoder, fit, tuning)
+        # More rows carry more signal before the trees start fitting noise.
+        n_trees = max(1, round(fit.best_iteration * len(X) / n_fit))
+        fixed = params.model_copy(update={"num_boost_round": n_trees})
+        booster, _ = fit_booster(X, y, None, None, params=fixed, init_model=begin(len(X)), **inputs)
+    return LearnedBooster(
+        booster,
+        categories,
+        encoder,
+        fit,
+        tuning,
+        held_out=stopped,
+        trees=n_trees,
+        warm_start=start,
+    )
