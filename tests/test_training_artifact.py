@@ -9,6 +9,7 @@ import pytest
 from features.contract.schema import AS_OF, LEAD_ID
 from runtime.model import ScoringModel
 from tests import training_data
+from training.procedure import labelled_before
 from training.split import time_split
 from training.train import train_model
 
@@ -35,29 +36,40 @@ def test_metadata_names_windows_metrics_and_provenance():
     meta = result.model.spec.metadata
     split = result.report.split
     assert meta.target == "closed_won" and meta.horizon_days == 90
-    assert meta.train_window[1] < split.calibration_start <= meta.calibration_window[0]
-    assert meta.calibration_window[1] < split.test_start <= meta.test_window[0]
+    # Served: refitted on every labelled row, calibrated on the latest leads among them; its
+    # figures belong to the same procedure fitted before the test slice.
+    frame = training_data.training_set().frame
+    assert meta.train_window == (frame["as_of"].min(), frame["as_of"].max())
+    assert meta.train_window[0] < meta.calibration_window[0] <= meta.train_window[1]
+    assert split.test_start <= meta.test_window[0]
+    measured = result.measured.spec.metadata
+    assert measured.train_window[1] < split.test_start <= measured.test_window[0]
     assert meta.metrics["test_roc_auc"] == result.report.test.roc_auc
     assert {"points_roc_auc", "oracle_roc_auc"} <= set(meta.metrics)
     assert meta.code_version and len(meta.data_fingerprint) == 32
     assert len(meta.score_percentiles) == 101
 
 
-def test_categories_are_learnt_from_the_train_slice_only():
+def test_categories_are_learnt_from_the_rows_before_the_test_slice_only():
     result, built, config = (
         training_data.trained(),
         training_data.training_set(),
         training_data.config(),
     )
-    split = time_split(built.frame, config.split, config.training_set.horizon_days)
-    train_slice = built.frame.iloc[split.train_slice]
+    horizon = config.training_set.horizon_days
+    split = time_split(built.frame, config.split, horizon)
+    before = built.frame.iloc[
+        labelled_before(built.frame, split.summary.test_start.timestamp(), horizon)
+    ]
     test = built.frame.iloc[split.test]
-    for name, values in result.model.spec.categories.items():
-        counts = train_slice[name].astype(object).value_counts()
+    for name, values in result.measured.spec.categories.items():
+        counts = before[name].astype(object).value_counts()
         assert all(counts.get(v, 0) >= config.min_category_count for v in values), name
-    # Campaigns first run after the train window exist in the test slice but have no code.
-    campaigns = set(result.model.spec.categories["campaign"])
-    assert set(test["campaign"].dropna().astype(str)) - campaigns
+    # Campaigns first run in the test slice have no code in the model measured on it; the
+    # served model, refitted on every row, knows the ones run often enough.
+    campaigns = set(result.measured.spec.categories["campaign"])
+    unseen = set(test["campaign"].dropna().astype(str)) - campaigns
+    assert unseen and unseen & set(result.model.spec.categories["campaign"])
 
 
 def test_scores_are_percentiles_of_recent_leads_with_ties_in_the_middle():

@@ -1,4 +1,5 @@
-"""A signal that exists only after the train window must not reach the model."""
+"""A signal that exists only after the train window must not reach the model measured on the
+test slice (the procedure fitted on the rows labelled before it)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def plant(frame: pd.DataFrame, known_from: pd.Timestamp, horizon_days: float) ->
 
 
 def planted_gain(result) -> float:
-    booster = result.model.booster
+    booster = result.measured.booster
     gains = dict(zip(booster.feature_name(), booster.feature_importance("gain"), strict=True))
     return float(gains[PLANTED])
 
@@ -34,7 +35,7 @@ def test_a_future_only_signal_is_invisible_to_the_model():
     built, config = training_data.training_set(), training_data.config()
     assert (built.frame[PLANTED] == 0).all()
     horizon = config.training_set.horizon_days
-    start = time_split(built.frame, config.split, horizon).summary.calibration_start
+    start = time_split(built.frame, config.split, horizon).summary.test_start
     clean = training_data.trained()
     # The journey model leans on no column out of line, and the audit flags nothing.
     assert clean.report.audit.dominance is None and not clean.report.audit.flagged

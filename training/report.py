@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from pydantic import BaseModel
 
 from training.audit.leakage import LeakageAudit
+from training.backtest import MODEL, POINTS, Backtest, CurvePoint, curve_markdown
 from training.calibrate import CalibrationFit
 from training.evaluate import DecileRow, Metrics, ReliabilityBin
 from training.fit import FeatureImportance, FitResult
@@ -17,12 +18,40 @@ from training.method_comparison import MethodRow
 from training.split import SliceSummary, SplitSummary
 from training.tiers import TierRow
 from training.tune import TuneSummary
+from training.warm_start import WarmStart
 
-MODEL = "learned model"
-POINTS = "hand-weighted points"
 ORACLE = "oracle"
 # Short names for metric keys (e.g. `points_roc_auc`).
 METHOD_KEYS = {MODEL: "model", POINTS: "points", ORACLE: "oracle"}
+
+
+class ServedSummary(BaseModel):
+    """What the served model learned from: the procedure refitted on every labelled row."""
+
+    rows: int
+    leads: int
+    positives: int
+    first_cutoff: datetime
+    last_cutoff: datetime
+    held_out_rows: int
+    held_out_positives: int
+    trees: int
+    early_stopping_trees: int
+    warm_start: WarmStart
+    calibrator: str
+
+    def markdown(self) -> str:
+        return (
+            f"The served model is the same procedure fitted on **every labelled row**: "
+            f"{self.rows:,} rows of {self.leads:,} leads ({self.positives:,} conversions), "
+            f"cut-offs {self.first_cutoff:%Y-%m-%d} to {self.last_cutoff:%Y-%m-%d}, test slice "
+            f"included. Warm start `{self.warm_start}`; early stopping on the latest "
+            f"{self.held_out_rows:,} rows ({self.held_out_positives:,} conversions) chose "
+            f"{self.early_stopping_trees} trees, refitted on all rows as {self.trees}; "
+            f"{self.calibrator} calibrator and tier thresholds fitted on those held-out rows' "
+            "out-of-time scores. No rows are left to test it on: the test slice and the "
+            "backtest measure the procedure that made it, fitted on less."
+        )
 
 
 class TrainReport(BaseModel):
@@ -51,6 +80,9 @@ class TrainReport(BaseModel):
     comparison_notes: list[str] = []
     feature_importance: list[FeatureImportance]
     audit: LeakageAudit | None = None
+    backtest: Backtest | None = None
+    learning_curve: list[CurvePoint] = []
+    served: ServedSummary | None = None
     warnings: list[str] = []
 
     @property
@@ -96,18 +128,46 @@ class TrainReport(BaseModel):
             f"## Headline: test slice ({t.rows:,} rows, {t.positives:,} conversions, "
             f"base rate {t.base_rate:.2%}, cut-offs {_window(s.test)})",
             "",
-            "Nothing was fitted or chosen on these rows. The learned model is measured after a "
-            "save/load round trip of the packaged artifact, so this is what will be served.",
+            "Nothing was fitted or chosen on these rows. The learned model here is the training "
+            "procedure fitted on every row labelled before the test slice, measured after a "
+            "save/load round trip of its packaged artifact.",
             "",
             self.headline(),
             "",
             *[f"- {note}" for note in self.comparison_notes],
             "",
+            *(["## The served model", "", self.served.markdown(), ""] if self.served else []),
+            *(
+                [
+                    "## Backtest (rolling origin)",
+                    "",
+                    "The procedure fitted on every row labelled by each origin, tested on the "
+                    "leads first cut off in the block after it; the last origin is the test "
+                    "slice above.",
+                    "",
+                    self.backtest.markdown(),
+                ]
+                if self.backtest
+                else []
+            ),
+            *(
+                [
+                    "## Learning curve",
+                    "",
+                    "The procedure at the test slice's origin, learned from a random share of "
+                    "the leads as if the team had only that many, always tested on the whole "
+                    "test slice.",
+                    "",
+                    curve_markdown(self.learning_curve),
+                ]
+                if self.learning_curve
+                else []
+            ),
             "## Calibration",
             "",
             f"Calibrator: **{self.calibration.calibrator.kind}**, chosen by log loss "
-            f"cross-fitted over {self.calibration.folds} lead-grouped folds of the calibration "
-            "slice: "
+            f"cross-fitted over {self.calibration.folds} lead-grouped folds of the held-out "
+            "latest leads' out-of-time scores: "
             + ", ".join(f"{k} {v:.4f}" for k, v in self.calibration.cv_log_loss.items())
             + ".",
             "",
@@ -129,14 +189,14 @@ class TrainReport(BaseModel):
             "",
             "## Tiers",
             "",
-            "Thresholds were chosen on the calibration slice from these rules:",
+            "Thresholds were chosen on the held-out latest leads from these rules:",
             "",
             *policy_lines(self.tier_policy),
             "",
             tier_table_markdown("Test slice", self.tiers_test),
             "",
             tier_table_markdown(
-                "Calibration slice (where the thresholds were chosen)", self.tiers_calibration
+                "Held-out latest leads (where the thresholds were chosen)", self.tiers_calibration
             ),
             "",
             *(
@@ -181,9 +241,9 @@ class TrainReport(BaseModel):
             "## Booster",
             "",
             f"- {self.fit.best_iteration} trees, chosen by early stopping on the latest "
-            f"train-slice leads (validation AUC {self.fit.valid_auc:.3f})"
+            f"leads labelled before the test slice (validation AUC {self.fit.valid_auc:.3f})"
             + (
-                "; then refitted with that many trees on the whole train slice"
+                "; then refitted on all those rows, the tree count scaled by their number"
                 if self.refit_train_slice
                 else ""
             )

@@ -178,13 +178,13 @@ def time_split(frame: pd.DataFrame, config: SplitConfig, horizon_days: float) ->
     The span from the first to the last lead's first cut-off, less one horizon before each
     of the two boundaries (the purged gaps), is shared out by `config` (or cut at its dates).
     """
-    as_of, start = _timeline(frame)
+    as_of, start = lead_timeline(frame)
     horizon = horizon_days * SECONDS_PER_DAY
     calibration_start, test_start = _boundaries(start, config, horizon_days)
     label_end = as_of + horizon
 
     slices = _Slices.cut(start, label_end, calibration_start, test_start)
-    train, valid = _hold_out_latest(np.flatnonzero(slices.train), start, config.valid_share)
+    train, valid = hold_out_latest(np.flatnonzero(slices.train), start, config.valid_share)
     calibration = np.flatnonzero(slices.calibration)
     test = np.flatnonzero(slices.test)
     summary = SplitSummary(
@@ -228,7 +228,7 @@ class _Slices:
         )
 
 
-def _timeline(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def lead_timeline(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Each row's cut-off and its lead's first cut-off (epoch seconds): a lead is placed by
     its first cut-off, so all its rows land in one slice."""
     as_of = to_epoch_seconds(frame[AS_OF])
@@ -270,7 +270,7 @@ def feasible_split(
     The purge gaps stay one horizon long: shortening them would let a slice learn from the
     outcomes of the next one.
     """
-    as_of, start = _timeline(frame)
+    as_of, start = lead_timeline(frame)
     label = frame[LABEL].to_numpy()
     horizon = horizon_days * SECONDS_PER_DAY
     label_end = as_of + horizon
@@ -299,7 +299,7 @@ def feasible_split(
     return None if best is None else (best[1], best[2])
 
 
-def _hold_out_latest(
+def hold_out_latest(
     positions: np.ndarray, start: np.ndarray, share: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split positions into (earlier, latest ~share of rows), whole leads by first cut-off.

@@ -1,13 +1,14 @@
 """Train one packaged scoring model from a training set, and measure it honestly.
 
 `train_model` runs named stages, each returning what it decided: audit the features ->
-split by time (and check there is enough data) -> learn the booster on the train slice
-(categories, optional tuning, early stopping, refit) and check that it does not lean on one
-column out of line (the dominance check, on the calibration slice) -> calibrate and choose
-the tier thresholds on the calibration slice -> package the artifact (with a save/load round
-trip) -> test the loaded artifact on the test slice -> compare it with the hand-weighted points
-and (synthetic data) the oracle on the same rows -> report. `train_from_directory` builds the
-training set from a contract directory first.
+split by time (and check there is enough data) -> learn a booster on the train slice and
+check that it does not lean on one column out of line (the dominance check, on the
+calibration slice) -> backtest the training procedure (`training.procedure`: warm start,
+early stopping, refit, calibration and tiers) at rolling origins, choosing the warm start ->
+package the procedure fitted before the test slice and test that loaded artifact on the test
+slice, beside the hand-weighted points and (synthetic data) the oracle -> fit the same
+procedure on every labelled row and package it: the served model -> report.
+`train_from_directory` builds the training set from a contract directory first.
 """
 
 from __future__ import annotations
@@ -31,31 +32,44 @@ from features.pipeline import FeaturePipeline
 from features.points import TIERS as POINTS_TIERS
 from features.points import PointsRules
 from features.trainingset import TrainingSet, TrainingSetConfig, build_training_set
-from runtime.artifact import ModelMetadata, Tiers
+from runtime.artifact import ModelMetadata
 from runtime.model import Prediction, ScoringModel
 from training.audit.dominance import dominant_candidate, measure_dominance
 from training.audit.leakage import AuditConfig, LeakageAudit, audit_columns, audit_training_set
+from training.backtest import (
+    BacktestConfig,
+    learning_curve,
+    run_backtest,
+)
 from training.baseline import points_on_rows
-from training.calibrate import CalibrationFit, fit_calibrator
 from training.evaluate import Metrics, decile_table, evaluate, reliability_table
 from training.fit import BoosterParams, gain_importance
-from training.learn import LearnedBooster, learn_booster
+from training.learn import LearnedBooster, Warm, learn_booster
 from training.method_comparison import MethodRow, compare_scores
 from training.minimum_data import AUTO_SPLIT_OPTION, refuse_or_warn, shortfalls, split_advice
 from training.package import metric_values, package_model, score_percentiles, with_metadata
 from training.plots import report_figures
+from training.procedure import Fitted, fit_procedure, labelled_before
 from training.provenance import code_version, frame_fingerprint
-from training.report import METHOD_KEYS, MODEL, ORACLE, POINTS, TrainReport, write_report
-from training.split import SliceSummary, SplitConfig, TimeSplit, feasible_split, time_split
+from training.report import (
+    METHOD_KEYS,
+    MODEL,
+    ORACLE,
+    POINTS,
+    ServedSummary,
+    TrainReport,
+    write_report,
+)
+from training.split import SplitConfig, TimeSplit, feasible_split, time_split
 from training.tiers import (
     TierPolicy,
     TierRow,
     assigned_tier_table,
-    choose_thresholds,
     tier_table,
     week_of,
 )
 from training.tune import TuneConfig
+from training.warm_start import Evidence, WarmStartConfig, gather_evidence
 
 T = TypeVar("T")
 
@@ -81,9 +95,12 @@ class TrainConfig(BaseModel):
     )
     refit_train_slice: bool = Field(
         True,
-        description="After early stopping picks the number of trees, refit with that many on "
-        "the whole train slice, so the latest rows before calibration also teach the model.",
+        description="After early stopping picks the number of trees, refit on all the rows "
+        "(the tree count scaled by how many more there are), so the latest rows also teach "
+        "the model.",
     )
+    warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     calibration_folds: int = Field(5, ge=2)
     ece_bins: int = Field(10, ge=2)
     min_train_positives: int = Field(100, ge=1)
@@ -104,12 +121,17 @@ class TrainConfig(BaseModel):
 
 @dataclass
 class TrainResult:
-    """The packaged model, its report, the split it was measured on and its figures."""
+    """The served model, its report, the split it was measured on and its figures.
+
+    `measured` is the same procedure fitted on the rows labelled before the test slice: the
+    model the test figures belong to (the served one has learned from the test slice too).
+    """
 
     model: ScoringModel
     report: TrainReport
     split: TimeSplit
     figures: dict[str, Figure] = field(default_factory=dict)
+    measured: ScoringModel | None = None
 
     def write(self, out_dir: Path) -> Path:
         """report.json, report.md and one PNG per figure into `out_dir`."""
@@ -164,6 +186,7 @@ def train_from_directory(
             rules=usable.rules,
             journeys=contract.journeys,
             leads=contract.leads,
+            outcomes=contract.outcomes,
             oracle=contract.oracle,
         ),
         lambda r: f"test ROC AUC {r.report.test.roc_auc:.3f}, ECE {r.report.test.ece:.4f}",
@@ -191,29 +214,75 @@ def train_model(
     rules: PointsRules | None = None,
     journeys: Journeys | None = None,
     leads: pd.DataFrame | None = None,
+    outcomes: pd.DataFrame | None = None,
     oracle: pd.DataFrame | None = None,
 ) -> TrainResult:
     """Train, calibrate, tier, package and evaluate a model on a training set frame.
 
     `rules` with `journeys` and `leads` scores the hand-weighted points on the same test
-    rows; `oracle` (lead_id, p_convert; synthetic data only) adds the best-possible ranking.
+    rows and offers them as a warm start; `outcomes` offers the funnel warm start; `oracle`
+    (lead_id, p_convert; synthetic data only) adds the best-possible ranking.
     """
     _check_columns(frame, pipeline)
     audited = audit_features(frame, pipeline, config)
     slices = split_by_time(frame, config)
     learned = learn_and_check_dominance(audited, slices, config)
-    trained = train_and_package(
-        frame, slices, learned.audited.pipeline, config, learned=learned.booster
+    evidence = gather_evidence(
+        frame,
+        config.warm_start,
+        config.training_set.horizon_days,
+        rules=rules,
+        leads=leads,
+        journeys=journeys,
+        outcomes=outcomes,
     )
+    chosen_pipeline = learned.audited.pipeline
+    tuning = learned.booster.tuning
+    if tuning is not None:
+        # Tuned once, on the train slice: every run of the procedure uses what it found.
+        config = config.model_copy(
+            update={
+                "booster": config.booster.model_copy(update=tuning.best_params),
+                "tune": config.tune.model_copy(update={"enabled": False}),
+            }
+        )
+    test_start = slices.split.summary.test_start.timestamp()
+    run = run_backtest(frame, chosen_pipeline, config, evidence, test_start)
     # Everything below measures the loaded artifact on rows nothing above has touched.
-    tested = evaluate_test_slice(trained.model, slices.test, config)
+    measured = package_fitted(run.at_test_start, slices.test, config)
+    tested = evaluate_test_slice(measured, slices.test, config)
     compared = compare_methods(
         tested, slices.test, rules=rules, journeys=journeys, leads=leads, oracle=oracle
     )
+    curve = (
+        learning_curve(
+            frame, chosen_pipeline, config, evidence, test_start, config.backtest.learning_curve
+        )
+        if config.backtest.learning_curve
+        else []
+    )
+    served_fit = fit_procedure(frame, chosen_pipeline, config, Warm(run.backtest.chosen, evidence))
+    served = package_fitted(served_fit, slices.test, config)
     metrics = metric_values(tested.metrics, "test")
     metrics |= {f"{METHOD_KEYS[row.method]}_roc_auc": row.roc_auc for row in compared.rows}
-    audit = _with_tradeoff(learned, tested.metrics, frame, slices, config)
-    report = report_training(slices, trained, tested, compared, audit, config)
+    best = run.backtest.best
+    metrics |= {
+        "backtest_roc_auc": best.mean("roc_auc"),
+        "backtest_pr_auc": best.mean("pr_auc"),
+        "backtest_ece": best.mean("ece"),
+    }
+    audit = _with_tradeoff(learned, tested.metrics, frame, slices, evidence, config)
+    report = report_training(
+        slices, run.at_test_start, tested, compared, audit, config, measured=measured
+    ).model_copy(
+        update={
+            "backtest": run.backtest,
+            "learning_curve": curve,
+            "served": served_summary(served_fit),
+            "data_fingerprint": served.spec.metadata.data_fingerprint,
+            "tuning": tuning,
+        }
+    )
     figures = report_figures(
         tested.y,
         compared.scores,
@@ -222,10 +291,11 @@ def train_model(
         report.feature_importance,
     )
     return TrainResult(
-        model=with_metadata(trained.model, metrics=metrics),
+        model=with_metadata(served, metrics=metrics),
         report=report,
         split=slices.split,
         figures=figures,
+        measured=with_metadata(measured, metrics=metrics),
     )
 
 
@@ -263,19 +333,24 @@ def _with_tradeoff(
     measured: Metrics,
     frame: pd.DataFrame,
     slices: Slices,
+    evidence: Evidence,
     config: TrainConfig,
 ) -> LeakageAudit:
-    """The audit with the test metrics of a second model that uses the flagged columns too."""
+    """The audit with the test metrics of the same procedure using the flagged columns too."""
     audited = learned.audited
     if not audited.audit.left_out or not config.audit.tradeoff:
         return audited.audit
-    leaky = train_and_package(
-        frame, slices, audited.candidates, config, learned=learned.every_column
-    )
+    test_start = slices.split.summary.test_start.timestamp()
+    rows = frame.iloc[labelled_before(frame, test_start, config.training_set.horizon_days)]
+    # The warm start plays no part in the trade-off: both rows of it start from none.
+    leaky = fit_procedure(rows, audited.candidates, config, None)
     return audited.audit.with_tradeoff(
-        evaluate_test_slice(leaky.model, slices.test, config).metrics,
+        evaluate_test_slice(
+            package_fitted(leaky, slices.test, config), slices.test, config
+        ).metrics,
         measured,
-        "Both rows: the same time split, its untouched test slice.",
+        "Both rows: the procedure fitted on the rows labelled before the test slice, measured "
+        "on its untouched test slice.",
     )
 
 
@@ -333,7 +408,6 @@ class Learned:
 
     audited: Audited  # the audit with the dominance check's finding
     booster: LearnedBooster  # on audited.pipeline
-    every_column: LearnedBooster | None  # on audited.candidates, when one was learned
 
 
 ON_CALIBRATION = (
@@ -348,13 +422,12 @@ def learn_and_check_dominance(audited: Audited, slices: Slices, config: TrainCon
     other (`training.audit.dominance`), learn it once more without that column and compare
     both on the calibration slice. A suspect column is left out unless kept."""
     first = _learn(slices, audited.pipeline, config)
-    every = None if audited.audit.left_out else first
     audit = audited.audit
     importance = gain_importance(first.booster, feature_names=first.encoder.feature_names)
     point_in_time = [c.column for c in audit.columns if c.point_in_time]
     candidate = dominant_candidate(importance, config.audit, point_in_time)
     if candidate is None:
-        return Learned(audited=audited, booster=first, every_column=every)
+        return Learned(audited=audited, booster=first)
     column = candidate[0].feature
     without = audited.pipeline.without([column])
     dropped = _learn(slices, without, config)
@@ -369,8 +442,8 @@ def learn_and_check_dominance(audited: Audited, slices: Slices, config: TrainCon
     )
     audit = audit.with_dominance(dominance, config.audit.keep)
     if column in audit.left_out:
-        return Learned(Audited(audit, audited.candidates, without), dropped, every)
-    return Learned(replace(audited, audit=audit), first, every)
+        return Learned(Audited(audit, audited.candidates, without), dropped)
+    return Learned(replace(audited, audit=audit), first)
 
 
 def _alone_auc(rows: pd.DataFrame, column: str, config: AuditConfig) -> float:
@@ -398,100 +471,65 @@ def _learn(slices: Slices, pipeline: FeaturePipeline, config: TrainConfig) -> Le
     )
 
 
-# -- fit, calibrate, tier, package ---------------------------------------------------------
-@dataclass(frozen=True)
-class Calibrated:
-    """The calibrator fitted on the calibration slice, with the slice's scores."""
-
-    fit: CalibrationFit
-    raw: np.ndarray  # the booster's log-odds of the calibration rows
-    probability: np.ndarray  # the same, calibrated
-    matrix: np.ndarray  # the encoded calibration rows (the package's round-trip check)
-
-
-@dataclass(frozen=True)
-class Trained:
-    """What the train and calibration slices decided, and the packaged (reloaded) model."""
-
-    learned: LearnedBooster
-    calibrated: Calibrated
-    model: ScoringModel
-
-
-def train_and_package(
-    frame: pd.DataFrame,
-    slices: Slices,
-    pipeline: FeaturePipeline,
-    config: TrainConfig,
-    *,
-    learned: LearnedBooster | None = None,
-) -> Trained:
-    """Learn the booster (unless `learned` on `pipeline` is given), calibrate it, choose its
-    tiers and package it."""
-    learned = learned or _learn(slices, pipeline, config)
-    calibrated = calibrate(learned, slices.calibration, config)
-    tiers = choose_tiers(calibrated, slices.calibration, config)
-    model = package_model(
-        pipeline,
-        learned,
-        calibrated.fit.calibrator,
-        tiers,
-        _metadata(frame, slices.split, learned, calibrated, config),
-        calibrated.matrix,
-    )
-    return Trained(learned=learned, calibrated=calibrated, model=model)
-
-
-def calibrate(learned: LearnedBooster, rows: pd.DataFrame, config: TrainConfig) -> Calibrated:
-    """Choose and fit the calibrator on the calibration slice (folds grouped by lead)."""
-    matrix = learned.encoder.encode_frame(rows)
-    raw = learned.booster.predict(matrix, raw_score=True)
-    fit = fit_calibrator(
-        raw, _labels(rows), groups=rows[LEAD_ID].to_numpy(), folds=config.calibration_folds
-    )
-    return Calibrated(fit=fit, raw=raw, probability=fit.calibrator.apply(raw), matrix=matrix)
-
-
-def choose_tiers(calibrated: Calibrated, rows: pd.DataFrame, config: TrainConfig) -> Tiers:
-    """Tier thresholds meeting the tier rules on the calibration slice, week by week."""
-    return choose_thresholds(
-        calibrated.probability, _labels(rows), week_of(rows[AS_OF]), config.tiers
+# -- package ------------------------------------------------------------------------------
+def package_fitted(fitted: Fitted, test: pd.DataFrame, config: TrainConfig) -> ScoringModel:
+    """The artifact of one run of the procedure, saved and loaded (`test`: the rows its
+    figures are measured on, named in its metadata)."""
+    return package_model(
+        fitted.pipeline,
+        fitted.learned,
+        fitted.calibrated.fit.calibrator,
+        fitted.tiers,
+        _metadata(fitted, test, config),
+        fitted.calibrated.matrix,
     )
 
 
-def _metadata(
-    frame: pd.DataFrame,
-    split: TimeSplit,
-    learned: LearnedBooster,
-    calibrated: Calibrated,
-    config: TrainConfig,
-) -> ModelMetadata:
-    summary = split.summary
+def _metadata(fitted: Fitted, test: pd.DataFrame, config: TrainConfig) -> ModelMetadata:
+    learned = fitted.learned
     return ModelMetadata(
         name=config.name,
         target=config.training_set.target.value,
         horizon_days=config.training_set.horizon_days,
         trained_at=datetime.now(UTC),
-        train_window=_window(summary.train, summary.valid),
-        calibration_window=_window(summary.calibration),
-        test_window=_window(summary.test),
-        data_fingerprint=frame_fingerprint(frame),
+        train_window=_window(fitted.rows),
+        calibration_window=_window(fitted.held_out),
+        test_window=_window(test),
+        data_fingerprint=frame_fingerprint(fitted.rows),
         code_version=code_version(),
         params={
             "lightgbm": learned.fit.params,
-            "trees": learned.fit.best_iteration,
+            "trees": learned.trees,
+            "warm_start": learned.warm_start.value,
             "refit_train_slice": config.refit_train_slice,
-            "calibrator": calibrated.fit.calibrator.kind,
+            "calibrator": fitted.calibrated.fit.calibrator.kind,
             "config": config.model_dump(mode="json"),
         },
-        score_percentiles=score_percentiles(calibrated.probability),
+        score_percentiles=score_percentiles(fitted.calibrated.probability),
     )
 
 
-def _window(first: SliceSummary, last: SliceSummary | None = None) -> tuple | None:
-    """First and last cut-off from `first` to `last` (default: the same slice)."""
-    end = (last or first).last_cutoff or first.last_cutoff
-    return None if first.first_cutoff is None or end is None else (first.first_cutoff, end)
+def _window(rows: pd.DataFrame) -> tuple | None:
+    """First and last cut-off of `rows`."""
+    return None if rows.empty else (rows[AS_OF].min(), rows[AS_OF].max())
+
+
+def served_summary(fitted: Fitted) -> ServedSummary:
+    """What the served model was fitted on, for the report."""
+    rows, held = fitted.rows, fitted.held_out
+    return ServedSummary(
+        rows=len(rows),
+        leads=int(rows[LEAD_ID].nunique()),
+        positives=int(rows[LABEL].sum()),
+        first_cutoff=rows[AS_OF].min(),
+        last_cutoff=rows[AS_OF].max(),
+        held_out_rows=len(held),
+        held_out_positives=int(held[LABEL].sum()),
+        trees=fitted.learned.trees,
+        early_stopping_trees=fitted.learned.fit.best_iteration,
+        warm_start=fitted.learned.warm_start,
+        calibrator=fitted.calibrated.fit.calibrator.kind,
+    )
 
 
 # -- test and compare ----------------------------------------------------------------------
@@ -576,28 +614,31 @@ def compare_methods(
 # -- report --------------------------------------------------------------------------------
 def report_training(
     slices: Slices,
-    trained: Trained,
+    fitted: Fitted,
     tested: Tested,
     compared: Compared,
     audit: LeakageAudit,
     config: TrainConfig,
+    *,
+    measured: ScoringModel,
 ) -> TrainReport:
-    """The training report: every stage's decision and the test slice's measures."""
-    model, calibrated = trained.model, trained.calibrated
-    y_calibration = _labels(slices.calibration)
+    """The training report: every stage's decision and the test slice's measures of the
+    procedure `fitted` before it (packaged as `measured`)."""
+    calibrated, held_out = fitted.calibrated, fitted.held_out
+    y_calibration = _labels(held_out)
     tiers_calibration = tier_table(
-        model.spec.tiers,
-        model.predict_raw(calibrated.raw).tier,
+        measured.spec.tiers,
+        measured.predict_raw(calibrated.raw).tier,
         y_calibration,
-        week_of(slices.calibration[AS_OF]),
+        week_of(held_out[AS_OF]),
     )
     empty_tiers = [
-        f"tier {row.tier!r} is empty on the calibration slice: its rule cannot be met with "
+        f"tier {row.tier!r} is empty on the held-out leads: its rule cannot be met with "
         "these scores (see the tier rules)"
         for row in tiers_calibration
         if row.rows == 0
     ]
-    metadata, probability = model.spec.metadata, tested.prediction.probability
+    metadata, probability = measured.spec.metadata, tested.prediction.probability
     return TrainReport(
         name=config.name,
         target=metadata.target,
@@ -606,21 +647,21 @@ def report_training(
         code_version=metadata.code_version,
         data_fingerprint=metadata.data_fingerprint,
         split=slices.split.summary,
-        fit=trained.learned.fit,
+        fit=fitted.learned.fit,
         refit_train_slice=config.refit_train_slice,
-        tuning=trained.learned.tuning,
+        tuning=fitted.learned.tuning,
         calibration=calibrated.fit,
         calibration_metrics=evaluate(calibrated.probability, y_calibration, bins=config.ece_bins),
         test=tested.metrics,
         reliability=reliability_table(probability, tested.y, config.ece_bins),
         deciles=decile_table(probability, tested.y),
-        tier_policy=model.spec.tiers.policy,
+        tier_policy=measured.spec.tiers.policy,
         tiers_calibration=tiers_calibration,
         tiers_test=tested.tiers,
         points_tiers_test=compared.points_tiers,
         comparison=compared.rows,
         comparison_notes=compared.notes,
-        feature_importance=gain_importance(trained.learned.booster),
+        feature_importance=gain_importance(fitted.learned.booster),
         audit=audit,
         warnings=slices.warnings + empty_tiers,
     )
