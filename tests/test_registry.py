@@ -15,6 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from features.attributes import AttributeSpec, AttributeTransform
@@ -334,6 +335,13 @@ def test_log_training_logs_params_metrics_reports_plots_and_the_test_rows(settin
     rows = download_evaluation_rows(logged.run_id, settings)
     assert len(rows) == result.report.split.test.rows
     assert int(rows["label"].sum()) == result.report.split.test.positives
+    # The served model learned from these rows; promotion judges it by the model its test
+    # figures belong to, logged beside it with its probabilities on them.
+    measured = load_model(f"runs:/{logged.run_id}/measured_model", settings)
+    assert measured.spec.metadata.train_window[1] < result.report.split.test_start
+    assert roc_auc_score(rows["label"], rows["measured_probability"]) == pytest.approx(
+        result.report.test.roc_auc, abs=1e-9
+    )
 
     with pytest.raises(ValueError, match="pass the training set frame"):
         log_training(result, config, built.frame.iloc[: len(built.frame) // 2], settings=settings)

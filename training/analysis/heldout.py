@@ -4,9 +4,10 @@ Analyses and the learned points table need (lead, cut-off) rows with labels, the
 features and the raw lead attributes. They are rebuilt from the contract tables with the
 training set settings stored in the model, so on the data the model was trained on they are
 exactly its training rows. Rows of leads whose first cut-off falls on or after the start of
-the model's test window are *held out*: neither the booster nor the calibrator nor the tier
-thresholds saw them (on the training data they are exactly the report's test slice; on newer
-data they are everything after it).
+the model's test window, and after every cut-off it learned from, are *held out*: neither
+the booster nor the calibrator nor the tier thresholds saw them. For the model the report's
+test figures belong to (`TrainResult.measured`) they are exactly the test slice; a served
+model, refitted on every labelled row, has none in its own training data, only in newer data.
 """
 
 from __future__ import annotations
@@ -80,6 +81,19 @@ def model_rows(contract: ContractData, model: ScoringModel) -> ModelRows:
     features = model.pipeline.frame(contract.leads, contract.journeys, rows)
     # A lead belongs, with all its rows, to the slice of its first cut-off (as in the split).
     first_cutoff = rows.groupby(LEAD_ID)[AS_OF].transform("min")
-    test_start = pd.Timestamp(model.spec.metadata.test_window[0]).tz_convert("UTC")
-    held_out = to_epoch_seconds(first_cutoff) >= test_start.timestamp()
-    return ModelRows(rows=rows, features=features, held_out=held_out)
+    return ModelRows(rows=rows, features=features, held_out=unseen(model, first_cutoff))
+
+
+def held_out_from(model: ScoringModel) -> pd.Timestamp:
+    """The first cut-off no part of the model saw: its test window's start, or later when its
+    train window reaches past that (a served model refitted on every labelled row)."""
+    metadata = model.spec.metadata
+    start = pd.Timestamp(metadata.test_window[0]).tz_convert("UTC")
+    if metadata.train_window is not None and metadata.train_window[1] >= start:
+        return pd.Timestamp(metadata.train_window[1]).tz_convert("UTC") + pd.Timedelta(1, "us")
+    return start
+
+
+def unseen(model: ScoringModel, first_cutoff: pd.Series) -> np.ndarray:
+    """Whether a lead first cut off at each `first_cutoff` is held out from `model`."""
+    return to_epoch_seconds(first_cutoff) >= held_out_from(model).timestamp()

@@ -22,7 +22,7 @@ from features.points import PointsRules
 from runtime.model import Reasons, ScoringModel
 from runtime.reasons import Reason
 from training.analysis.drivers import action_effects
-from training.analysis.heldout import model_rows
+from training.analysis.heldout import held_out_from, model_rows
 from training.baseline import points_on_rows
 from training.evaluate import decile_table, positives_in_top
 from training.report import MODEL as MODEL_METHOD  # method names as in the training report
@@ -93,9 +93,10 @@ def learned_vs_points(
     held = built.take(built.held_out)
     if not len(held.rows) or len(np.unique(held.y)) < 2:
         raise ValueError(
-            "the data has no held-out rows with both outcomes after the model's test window "
-            f"start ({model.spec.metadata.test_window[0]:%Y-%m-%d}): pass the data the model "
-            "was trained on, or newer data."
+            "the data has no held-out rows with both outcomes from "
+            f"{held_out_from(model):%Y-%m-%d} on (the first cut-off the model did not learn "
+            "from): pass newer data, or judge the model the report's test figures belong to "
+            "on the data it was trained on (`runs:/RUN_ID/measured_model` of its training run)."
         )
     prediction = model.predict_features(held.features, Reasons(top_reasons, top_reasons))
     contributions = pd.DataFrame(prediction.contributions, columns=list(model.feature_names))

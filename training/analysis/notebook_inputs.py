@@ -120,8 +120,10 @@ def _in_project(path: str | Path) -> str | Path:
 def train_demo(directory: Path, leads: int, seed: int) -> Path:
     """Synthesise `leads` leads and train a model on them in `directory`, unless done already.
 
-    Writes `data/` (contract tables), `model/` (the scoring artifact) and `report/` (the
-    training report with its figures), like `leadscore quickstart` without MLflow.
+    Writes `data/` (contract tables), `model/` (the scoring artifact the report's test
+    figures belong to: the procedure fitted before the test slice, so the notebooks judge it
+    on rows it never saw) and `report/` (the training report with its figures), like
+    `leadscore quickstart` without MLflow.
     """
     from features.synth.generate import generate
     from features.trainingset import TrainingSetConfig
@@ -140,7 +142,8 @@ def train_demo(directory: Path, leads: int, seed: int) -> Path:
         training_set=TrainingSetConfig(competitor_domains=tuple(summary.competitor_domains))
     )
     result = train_from_directory(directory / "data", config).result
-    result.model.save(directory / "model")
+    assert result.measured is not None  # journey training always measures a procedure
+    result.measured.save(directory / "model")
     result.write(directory / "report")
     marker.write_text(json.dumps(wanted))
     return directory

@@ -128,9 +128,11 @@ def suggest_rules(
     fit_mask = ~built.held_out
     if fit_mask.sum() < config.min_rows or built.held_out.sum() == 0:
         raise ValueError(
-            f"need rows before and after the model's test window start to fit and to measure "
-            f"a points table; this data has {int(fit_mask.sum())} before and "
-            f"{int(built.held_out.sum())} after: pass the data the model was trained on."
+            f"need rows the model learned from and rows it never saw to fit and to measure "
+            f"a points table; this data has {int(fit_mask.sum())} and "
+            f"{int(built.held_out.sum())}: pass the data the model was trained on, with the "
+            "model its test figures belong to (`runs:/RUN_ID/measured_model` of its training "
+            "run; a served model learned from every labelled row)."
         )
     target = model.predict_features(built.features).raw
     design = _Design.build(contract, built.rows[fit_mask], old_rules, config)

@@ -27,6 +27,7 @@ from training.evaluate import Metrics, evaluate
 from training.registry.tracking import (
     CHALLENGER,
     CHAMPION,
+    MEASURED_PROBABILITY,
     PREVIOUS_CHAMPION_TAG,
     download_evaluation_rows,
 )
@@ -128,9 +129,18 @@ def head_to_head(
 ) -> tuple[Metrics, Metrics, list[str]]:
     """Metrics of both models on the candidate's evaluation rows, and caveats."""
     y = rows[LABEL].to_numpy(dtype=np.int8)
-    ours = evaluate(probability_on_rows(candidate, rows, candidate, data), y)
-    theirs = evaluate(probability_on_rows(champion, rows, candidate, data), y)
     notes = []
+    if MEASURED_PROBABILITY in rows:
+        # A candidate refitted on every labelled row has seen these rows: it is judged by the
+        # same procedure fitted before them, as its report is.
+        ours = evaluate(rows[MEASURED_PROBABILITY].to_numpy(), y)
+        notes.append(
+            "the candidate was refitted on these rows too: its figures are those of its "
+            "training procedure fitted before them."
+        )
+    else:
+        ours = evaluate(probability_on_rows(candidate, rows, candidate, data), y)
+    theirs = evaluate(probability_on_rows(champion, rows, candidate, data), y)
     first_row = rows[AS_OF].min()
     seen = [
         w[1]

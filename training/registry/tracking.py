@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 EVALUATION_ROWS = "evaluation/test_rows.parquet"
+# In the evaluation rows: the probability of the model the test figures belong to.
+MEASURED_PROBABILITY = "measured_probability"
+# That model itself, beside the served one in the run's artifacts.
+MEASURED_MODEL = "measured_model"
 SOURCE_FILE = "source.json"
 # Test-slice metrics shown by `models list` (tag name -> metric of the training run).
 HEADLINE_METRICS = {
@@ -121,6 +125,7 @@ def log_model_run(
     figures: Mapping[str, Figure],
     evaluation_rows: pd.DataFrame | None,
     settings: RegistrySettings,
+    measured: ScoringModel | None = None,
 ) -> LoggedVersion:
     """Log one trained model as an MLflow run, register it and point `@challenger` at it.
 
@@ -128,7 +133,9 @@ def log_model_run(
     `evaluation_rows` (lead_id, as_of, label and the model's features on its test slice) are
     what promotion scores the candidate and the champion on (None: the model has no untouched
     rows, e.g. cross-validated on a flat export, and promotion needs --force); `headline`
-    metrics become model version tags that `models list` shows.
+    metrics become model version tags that `models list` shows. `measured`, the model the
+    test figures belong to, is logged as the plain directory `measured_model`
+    (`runs:/RUN_ID/measured_model`), for analyses on the training data itself.
     """
     with tracking(settings) as client:
         exp_id = experiment_id(client, settings)
@@ -151,6 +158,10 @@ def log_model_run(
                     rows_file = Path(tmp) / Path(EVALUATION_ROWS).name
                     evaluation_rows.to_parquet(rows_file, index=False)
                     mlflow.log_artifact(str(rows_file), str(Path(EVALUATION_ROWS).parent))
+                if measured is not None:
+                    mlflow.log_artifacts(
+                        str(measured.save(Path(tmp) / MEASURED_MODEL)), MEASURED_MODEL
+                    )
                 model_dir = model.save(Path(tmp) / ARTIFACT_KEY)
                 info = log_pyfunc(model_dir, Path(tmp) / "code")
         registered = mlflow.register_model(info.model_uri, settings.model_name)
@@ -192,10 +203,16 @@ def log_training(
             f"the frame has {len(frame):,} rows, the model was split and measured on "
             f"{split_rows:,}: pass the training set frame that was given to `train_model`."
         )
-    # The test slice the model was measured on: promotion later scores this model and the
-    # champion on it.
+    # The test slice the model was measured on: promotion later compares this model's
+    # probabilities there with the champion's.
     columns = [LEAD_ID, AS_OF, LABEL, *model.feature_names]
     evaluation_rows = frame.iloc[result.split.test][columns].reset_index(drop=True)
+    if result.measured is not None:
+        # The served model learned from these rows too: its figures are those of the same
+        # procedure fitted before them.
+        evaluation_rows[MEASURED_PROBABILITY] = result.measured.predict_features(
+            evaluation_rows
+        ).probability
     params = flatten_params(config.model_dump(mode="json"))
     params |= {
         "best_iteration": str(report.fit.best_iteration),
@@ -224,6 +241,7 @@ def log_training(
         figures=result.figures,
         evaluation_rows=evaluation_rows,
         settings=settings,
+        measured=result.measured,
     )
 
 
