@@ -121,6 +121,13 @@ def train(
     tune_trials: Annotated[
         int | None, typer.Option(min=1, help="Parameter sets to try with --tune (default 20).")
     ] = None,
+    learning_curve: Annotated[
+        str | None,
+        typer.Option(
+            help="Lead counts, e.g. 5000,10000,20000: the report adds the learning curve, "
+            "model against points on the test slice as if the team had only that many leads.",
+        ),
+    ] = None,
     flat: Annotated[
         Path | None,
         typer.Option(
@@ -186,6 +193,10 @@ def train(
         updates["tune"] = settings.tune.model_copy(update=tune_updates)
     if keep_column:
         updates["audit"] = settings.audit.model_copy(update={"keep": tuple(keep_column)})
+    if learning_curve:
+        updates["backtest"] = settings.backtest.model_copy(
+            update={"learning_curve": _lead_counts(learning_curve)}
+        )
     settings = settings.model_copy(update=updates)
     try:
         points_rules = PointsRules.from_yaml(rules) if rules else PointsRules.default()
@@ -312,10 +323,25 @@ def _train_on_file(
         rules=rules if contract else None,
         journeys=contract.journeys if contract else None,
         leads=contract.leads if contract else None,
+        outcomes=contract.outcomes if contract else None,
         oracle=contract.oracle if contract else None,
     )
     _say(started, "trained and evaluated")
     return result, config, TrainingSet(frame=frame, pipeline=pipeline, report=report)
+
+
+def _lead_counts(text: str) -> tuple[int, ...]:
+    """`5000,10000` -> (5000, 10000); a bad list is a usage error naming the option."""
+    try:
+        counts = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise typer.BadParameter(
+            f"{text!r} is not a list of lead counts: write e.g. 5000,10000,20000",
+            param_hint="--learning-curve",
+        )
+    return counts
 
 
 def _say(started: float, message: str) -> None:
