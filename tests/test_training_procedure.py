@@ -10,7 +10,7 @@ from features.contract.schema import AS_OF, LABEL, LEAD_ID, MILESTONE, OCCURRED_
 from features.journeys import SECONDS_PER_DAY, to_epoch_seconds
 from tests import training_data
 from training.backtest import MODEL, origins
-from training.learn import Warm, learn_booster
+from training.learn import Recipe, learn_booster
 from training.procedure import fit_procedure, labelled_before
 from training.split import lead_timeline
 from training.warm_start import Evidence, WarmStart, WarmStartConfig, funnel_labels
@@ -66,9 +66,9 @@ def test_a_warm_start_stays_in_the_booster_when_early_stopping_cuts_the_target_t
     _, start = lead_timeline(frame)
     latest = start >= np.quantile(start, 0.85)
     config = training_data.config()
-    warm = Warm(WarmStart.FUNNEL, _evidence(frame))
+    warm = Recipe(WarmStart.FUNNEL, _evidence(frame))
     learned = learn_booster(
-        frame[~latest], built.pipeline, config, stop_rows=frame[latest], refit=True, warm=warm
+        frame[~latest], built.pipeline, config, stop_rows=frame[latest], refit=True, recipe=warm
     )
     funnel_trees = config.warm_start.funnel_trees
     assert learned.held_out is not None
@@ -108,11 +108,17 @@ def test_the_backtest_serves_the_best_warm_start_and_the_model_is_refitted_on_ev
     report = result.report
     backtest = report.backtest
     assert backtest is not None
-    scores = {c.warm_start: c.choice_score for c in backtest.candidates}
-    assert backtest.chosen == max(scores, key=scores.get)
-    assert {c.warm_start for c in backtest.candidates} == set(
-        training_data.config().warm_start.candidates
-    )
+    config = training_data.config()
+    best = max(backtest.candidates, key=lambda c: c.choice_score)
+    assert (backtest.chosen, backtest.half_life_days) == (best.warm_start, best.half_life_days)
+    # Every warm start, then the best of them with each recency half-life.
+    starts = [c for c in backtest.candidates if c.half_life_days is None]
+    assert [c.warm_start for c in starts] == list(config.warm_start.candidates)
+    first = max(starts, key=lambda c: c.choice_score).warm_start
+    recency = [c for c in backtest.candidates if c.half_life_days is not None]
+    assert [(c.warm_start, c.half_life_days) for c in recency] == [
+        (first, h) for h in config.backtest.recency_half_lives_days
+    ]
     best = backtest.best
     # The last origin is the test slice, measured with the same figures as the headline.
     last = best.origins[-1]
@@ -129,6 +135,7 @@ def test_the_backtest_serves_the_best_warm_start_and_the_model_is_refitted_on_ev
     assert report.served is not None and report.served.rows == len(frame)
     assert served.train_window[1] == frame[AS_OF].max()
     assert served.params["warm_start"] == backtest.chosen.value
+    assert served.params["recency_half_life_days"] == backtest.half_life_days
     assert served.metrics["backtest_roc_auc"] == pytest.approx(best.mean("roc_auc"))
     markdown = report.markdown()
     assert "## The served model" in markdown and "## Backtest (rolling origin)" in markdown
@@ -156,3 +163,11 @@ def test_the_learning_curve_measures_each_size_on_the_same_test_rows() -> None:
         p.result.test_positives == int(frame[LABEL][lead_timeline(frame)[1] >= test_start].sum())
         for p in curve
     )
+
+
+def test_recency_weights_halve_with_each_half_life_of_age() -> None:
+    rows = pd.DataFrame({AS_OF: [T0, T0 - pd.Timedelta(days=180), T0 - pd.Timedelta(days=360)]})
+    evidence = Evidence(points=None, funnel=None)
+    assert Recipe(WarmStart.NONE, evidence).weights(rows, T0) is None
+    weights = Recipe(WarmStart.NONE, evidence, half_life_days=180).weights(rows, T0)
+    np.testing.assert_allclose(weights, [1.0, 0.5, 0.25])

@@ -4,7 +4,9 @@ A rolling-origin backtest runs the procedure (`training.procedure`) at several o
 last is the test slice's start, each earlier one a test-slice length before the next. At each
 origin it learns from every row labelled by then and is tested on the leads first cut off
 in the following block, beside the hand-weighted points on the same rows. The warm start with
-the best mean (ROC AUC + PR AUC) over the origins is served.
+the best mean (ROC AUC + PR AUC) over the origins is chosen; then that start with recent rows
+weighing more (each half-life of `recency_half_lives_days`) is compared with it, and the best
+of all is served.
 
 The learning curve runs the same procedure at the last origin on a random share of the leads,
 as if the team had only that many, always tested on the whole test slice, so the sizes are
@@ -27,7 +29,7 @@ from features.journeys import SECONDS_PER_DAY
 from features.pipeline import FeaturePipeline
 from runtime.artifact import ModelMetadata
 from training.evaluate import evaluate
-from training.learn import Warm
+from training.learn import Recipe
 from training.method_comparison import MethodRow, compare_scores
 from training.procedure import Fitted, fit_procedure, labelled_before
 from training.split import lead_timeline
@@ -58,6 +60,12 @@ class BacktestConfig(BaseModel):
         description="Lead counts to measure the procedure at (e.g. 5000, 10000, 20000): "
         "model against points on the test slice, as if the team had only that many leads.",
     )
+    recency_half_lives_days: tuple[float, ...] = Field(
+        (180.0,),
+        description="Half-lives (days) of recency weights compared with equal weights for the "
+        "chosen warm start: a row this much older than the latest weighs half. Lead data "
+        "drifts (campaigns, markets, sales teams); the backtest says whether it pays here.",
+    )
 
 
 class OriginResult(BaseModel):
@@ -76,10 +84,18 @@ class OriginResult(BaseModel):
 
 
 class CandidateResult(BaseModel):
-    """One warm start across the origins."""
+    """One warm start (and recency weighting) across the origins."""
 
     warm_start: WarmStart
+    half_life_days: float | None = None
     origins: list[OriginResult]
+
+    @property
+    def label(self) -> str:
+        """'funnel', or 'funnel, half-life 180 d' with recency weights."""
+        if self.half_life_days is None:
+            return str(self.warm_start)
+        return f"{self.warm_start}, half-life {self.half_life_days:g} d"
 
     def mean(self, field: str, method: str = MODEL) -> float:
         """Mean of a `MethodRow` field (or `ece`) over the origins, for the model or points."""
@@ -95,21 +111,26 @@ class CandidateResult(BaseModel):
 
 
 class Backtest(BaseModel):
-    """Every candidate's backtest and the warm start chosen for serving."""
+    """Every candidate's backtest and the one chosen for serving."""
 
     candidates: list[CandidateResult]
     chosen: WarmStart
+    half_life_days: float | None = None
     notes: list[str] = []
 
     @property
     def best(self) -> CandidateResult:
-        return next(c for c in self.candidates if c.warm_start == self.chosen)
+        return next(
+            c
+            for c in self.candidates
+            if (c.warm_start, c.half_life_days) == (self.chosen, self.half_life_days)
+        )
 
     def markdown(self) -> str:
         """Per-origin figures of the chosen start, then every start's means."""
         best = self.best
         lines = [
-            f"Warm start served: **{self.chosen}** (best mean ROC AUC + PR AUC over "
+            f"Served: **{best.label}** (best mean ROC AUC + PR AUC over "
             f"{len(best.origins)} origins).",
             "",
             "| origin | train rows | test rows (conversions) | ROC AUC model / points | "
@@ -137,13 +158,13 @@ class Backtest(BaseModel):
         )
         lines += [
             "",
-            "| warm start | mean ROC AUC | mean PR AUC | mean deals in SQL tier | mean ECE |",
+            "| candidate | mean ROC AUC | mean PR AUC | mean deals in SQL tier | mean ECE |",
             "| --- | ---: | ---: | ---: | ---: |",
         ]
         for c in self.candidates:
-            mark = " (served)" if c.warm_start == self.chosen else ""
+            mark = " (served)" if c is best else ""
             lines.append(
-                f"| {c.warm_start}{mark} | {c.mean('roc_auc'):.3f} | {c.mean('pr_auc'):.3f} | "
+                f"| {c.label}{mark} | {c.mean('roc_auc'):.3f} | {c.mean('pr_auc'):.3f} | "
                 f"{c.mean('deals_captured_at_sql_volume'):.1%} | {c.mean('ece'):.4f} |"
             )
         lines += [f"- {note}" for note in self.notes]
@@ -159,10 +180,11 @@ def _f(row: MethodRow | None, field: str, pct: bool = False) -> str:
 
 @dataclass(frozen=True)
 class BacktestRun:
-    """The backtest, and the chosen start's fit at the last origin (the test slice's model)."""
+    """The backtest, and the chosen recipe's fit at the last origin (the test slice's model)."""
 
     backtest: Backtest
     at_test_start: Fitted
+    recipe: Recipe  # the chosen one, for the served fit
 
 
 def origins(test_start: float, last_start: float, count: int) -> list[tuple[float, float]]:
@@ -201,21 +223,36 @@ def run_backtest(
             )
         else:
             usable.append((origin, end))
-    results, fits = [], {}
-    for candidate in candidates:
-        rows = []
+
+    def compare(recipe: Recipe) -> tuple[CandidateResult, Fitted]:
+        rows, last = [], None
         for origin, end in usable:
             learn = frame.iloc[labelled_before(frame, origin, horizon)]
             block = frame[(start >= origin) & (start < end)]
-            fitted = fit_procedure(learn, pipeline, config, Warm(candidate, evidence))
-            rows.append(measure(fitted, block, evidence, origin, end, config))
-            if end == np.inf:
-                fits[candidate] = fitted
-        results.append(CandidateResult(warm_start=candidate, origins=rows))
-    chosen = max(results, key=lambda c: c.choice_score).warm_start
+            last = fit_procedure(learn, pipeline, config, recipe)
+            rows.append(measure(last, block, evidence, origin, end, config))
+        assert last is not None  # the test slice's origin is always measured
+        result = CandidateResult(
+            warm_start=recipe.start, half_life_days=recipe.half_life_days, origins=rows
+        )
+        return result, last
+
+    runs = [compare(Recipe(c, evidence)) for c in candidates]
+    first = max(runs, key=lambda run: run[0].choice_score)[0].warm_start
+    runs += [
+        compare(Recipe(first, evidence, half_life))
+        for half_life in config.backtest.recency_half_lives_days
+    ]
+    best, fitted = max(runs, key=lambda run: run[0].choice_score)
     return BacktestRun(
-        backtest=Backtest(candidates=results, chosen=chosen, notes=notes),
-        at_test_start=fits[chosen],
+        backtest=Backtest(
+            candidates=[result for result, _ in runs],
+            chosen=best.warm_start,
+            half_life_days=best.half_life_days,
+            notes=notes,
+        ),
+        at_test_start=fitted,
+        recipe=Recipe(best.warm_start, evidence, best.half_life_days),
     )
 
 
@@ -281,7 +318,7 @@ def learning_curve(
         chosen = rng.permutation(ids)[: round(len(ids) * size / total)]
         sample = learn[learn[LEAD_ID].isin(chosen)]
         for candidate in evidence.usable(config.warm_start.candidates) or [WarmStart.NONE]:
-            fitted = fit_procedure(sample, pipeline, config, Warm(candidate, evidence))
+            fitted = fit_procedure(sample, pipeline, config, Recipe(candidate, evidence))
             points.append(
                 CurvePoint(
                     leads=size,

@@ -129,6 +129,7 @@ def fit_booster(
     params: BoosterParams | None = None,
     seed: int = 0,
     init_model: lgb.Booster | None = None,
+    weight: np.ndarray | None = None,
 ) -> tuple[lgb.Booster, FitResult]:
     """Train a binary booster on the encoded matrix, stopping early on the validation rows.
 
@@ -136,7 +137,8 @@ def fit_booster(
     (`valid_X=None`: a final model on all rows, its number of trees chosen by cross-validation)
     it trains exactly `params.num_boost_round` trees. With `init_model` (a warm start) the new
     trees learn corrections to its scores and the result holds its trees first;
-    `FitResult.best_iteration` counts the new trees only.
+    `FitResult.best_iteration` counts the new trees only. `weight` weighs the training rows
+    (the validation rows count alike).
     """
     params = params or BoosterParams()
     n_pos = float(np.sum(train_y))
@@ -157,6 +159,7 @@ def fit_booster(
     train_set = lgb.Dataset(
         train_X,
         label=train_y,
+        weight=weight,
         feature_name=[booster_feature_name(n) for n in feature_names],
         categorical_feature=[booster_feature_name(n) for n in categorical_features],
         params=dataset_params,

@@ -16,7 +16,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.contract.schema import LABEL
+from features.contract.schema import AS_OF, LABEL
+from features.journeys import SECONDS_PER_DAY
 from features.pipeline import FeaturePipeline
 from runtime.encoder import FeatureEncoder
 from training.categories import categorical_feature_names, learn_categories
@@ -29,11 +30,21 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Warm:
-    """A warm start and the evidence it is fitted to."""
+class Recipe:
+    """How a booster learns beyond its settings: the warm start and the evidence it is fitted
+    to, and how much more recent rows weigh (`half_life_days`: a row this many days older
+    than the latest weighs half; None: all alike)."""
 
     start: WarmStart
     evidence: Evidence
+    half_life_days: float | None = None
+
+    def weights(self, rows: pd.DataFrame, latest: pd.Timestamp) -> np.ndarray | None:
+        """The target's row weights of `rows`, ages counted back from `latest`."""
+        if self.half_life_days is None:
+            return None
+        age = (latest - rows[AS_OF]).dt.total_seconds().to_numpy() / SECONDS_PER_DAY
+        return 0.5 ** (age / self.half_life_days)
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class LearnedBooster:
     held_out: lgb.Booster | None = None
     trees: int = 0  # the target's trees in `booster` (after any warm start's)
     warm_start: WarmStart = WarmStart.NONE
+    half_life_days: float | None = None
 
 
 def learn_booster(
@@ -59,7 +71,7 @@ def learn_booster(
     stop_rows: pd.DataFrame | None = None,
     refit: bool = False,
     trees: int | None = None,
-    warm: Warm | None = None,
+    recipe: Recipe | None = None,
 ) -> LearnedBooster:
     """A booster on `rows` (label and the pipeline's features).
 
@@ -67,8 +79,8 @@ def learn_booster(
     enabled); `refit` then fits again on `rows` and `stop_rows` together, with the number of
     trees early stopping chose scaled by how many more rows the refit has. Without, it has
     exactly `trees` trees (default: the booster settings' `num_boost_round`). Categories come
-    from `rows` and `stop_rows`; `warm` starts every fit from its trees, fitted on that fit's
-    rows.
+    from `rows` and `stop_rows`; `recipe` starts every fit from its warm start, fitted on that
+    fit's rows, and weighs the target's rows by their age.
     """
     learning = rows if stop_rows is None else pd.concat([rows, stop_rows])
     categorical = categorical_feature_names(pipeline)
@@ -83,17 +95,22 @@ def learn_booster(
         "seed": config.seed,
     }
     params, tuning = config.booster, None
-    start = warm.start if warm is not None else WarmStart.NONE
+    start = recipe.start if recipe is not None else WarmStart.NONE
+    half_life = recipe.half_life_days if recipe is not None else None
+    latest = learning[AS_OF].max()
+
+    def weights(n: int) -> np.ndarray | None:
+        return recipe.weights(learning.iloc[:n], latest) if recipe is not None else None
 
     def begin(n: int) -> lgb.Booster | None:
         """The warm start fitted on the first `n` learning rows."""
-        if warm is None:
+        if recipe is None:
             return None
         return warm_booster(
             X[:n],
             learning.iloc[:n],
-            warm.start,
-            warm.evidence,
+            recipe.start,
+            recipe.evidence,
             config.warm_start,
             params,
             feature_names=encoder.feature_names,
@@ -105,22 +122,46 @@ def learn_booster(
         if trees is not None:
             params = params.model_copy(update={"num_boost_round": trees})
         booster, fit = fit_booster(
-            X, y, None, None, params=params, init_model=begin(len(X)), **inputs
+            X,
+            y,
+            None,
+            None,
+            params=params,
+            init_model=begin(len(X)),
+            weight=weights(len(X)),
+            **inputs,
         )
         return LearnedBooster(
-            booster, categories, encoder, fit, trees=fit.best_iteration, warm_start=start
+            booster,
+            categories,
+            encoder,
+            fit,
+            trees=fit.best_iteration,
+            warm_start=start,
+            half_life_days=half_life,
         )
     n_fit = len(rows)
     parts = (X[:n_fit], y[:n_fit], X[n_fit:], y[n_fit:])
     if config.tune.enabled:
         params, tuning = tune_params(*parts, base=params, config=config.tune, **inputs)
-    stopped, fit = fit_booster(*parts, params=params, init_model=begin(n_fit), **inputs)
+    stopped, fit = fit_booster(
+        *parts, params=params, init_model=begin(n_fit), weight=weights(n_fit), **inputs
+    )
     booster, n_trees = stopped, fit.best_iteration
     if refit:
         # More rows carry more signal before the trees start fitting noise.
         n_trees = max(1, round(fit.best_iteration * len(X) / n_fit))
         fixed = params.model_copy(update={"num_boost_round": n_trees})
-        booster, _ = fit_booster(X, y, None, None, params=fixed, init_model=begin(len(X)), **inputs)
+        booster, _ = fit_booster(
+            X,
+            y,
+            None,
+            None,
+            params=fixed,
+            init_model=begin(len(X)),
+            weight=weights(len(X)),
+            **inputs,
+        )
     return LearnedBooster(
         booster,
         categories,
@@ -130,4 +171,5 @@ def learn_booster(
         held_out=stopped,
         trees=n_trees,
         warm_start=start,
+        half_life_days=half_life,
     )

@@ -5,8 +5,9 @@ tested on the months after) and served (fitted on every labelled row), so no lab
 is wasted on the served model and what is measured is how it was made:
 
 1. hold out the latest leads (`split.valid_share` of the rows, whole leads by first cut-off);
-2. learn the booster on the rest, from the chosen warm start, stopping early on the held-out
-   leads; then refit on all rows, the tree count scaled by how many more rows there are;
+2. learn the booster on the rest, from the chosen warm start (recent rows weighing more, if
+   chosen), stopping early on the held-out leads; then refit on all rows, the tree count
+   scaled by how many more rows there are;
 3. calibrate on the held-out leads' out-of-time scores (the early-stopped booster never saw
    them), and choose the tier thresholds on the same calibrated scores.
 
@@ -29,7 +30,7 @@ from features.pipeline import FeaturePipeline
 from runtime.artifact import ArtifactSpec, ModelMetadata, Tiers
 from runtime.model import ScoringModel
 from training.calibrate import CalibrationFit, fit_calibrator
-from training.learn import LearnedBooster, Warm, learn_booster
+from training.learn import LearnedBooster, Recipe, learn_booster
 from training.split import hold_out_latest, lead_timeline
 from training.tiers import choose_thresholds, week_of
 
@@ -81,14 +82,14 @@ def labelled_before(frame: pd.DataFrame, origin: float, horizon_days: float) -> 
 
 
 def fit_procedure(
-    rows: pd.DataFrame, pipeline: FeaturePipeline, config: TrainConfig, warm: Warm | None
+    rows: pd.DataFrame, pipeline: FeaturePipeline, config: TrainConfig, recipe: Recipe | None
 ) -> Fitted:
     """Learn, calibrate and tier a booster on `rows` (all labelled), as described above."""
     _, start = lead_timeline(rows)
     fit_rows, held_rows = hold_out_latest(np.arange(len(rows)), start, config.split.valid_share)
     held_out = rows.iloc[held_rows]
     learned = learn_booster(
-        rows.iloc[fit_rows], pipeline, config, stop_rows=held_out, refit=True, warm=warm
+        rows.iloc[fit_rows], pipeline, config, stop_rows=held_out, refit=True, recipe=recipe
     )
     assert learned.held_out is not None  # early stopping always keeps its booster
     calibrated = calibrate(learned, learned.held_out, held_out, config)

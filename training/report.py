@@ -38,6 +38,7 @@ class ServedSummary(BaseModel):
     trees: int
     early_stopping_trees: int
     warm_start: WarmStart
+    half_life_days: float | None = None
     calibrator: str
 
     def markdown(self) -> str:
@@ -45,7 +46,13 @@ class ServedSummary(BaseModel):
             f"The served model is the same procedure fitted on **every labelled row**: "
             f"{self.rows:,} rows of {self.leads:,} leads ({self.positives:,} conversions), "
             f"cut-offs {self.first_cutoff:%Y-%m-%d} to {self.last_cutoff:%Y-%m-%d}, test slice "
-            f"included. Warm start `{self.warm_start}`; early stopping on the latest "
+            f"included. Warm start `{self.warm_start}`, "
+            + (
+                f"rows weighted by recency (half-life {self.half_life_days:g} days)"
+                if self.half_life_days
+                else "rows weighted alike"
+            )
+            + f"; early stopping on the latest "
             f"{self.held_out_rows:,} rows ({self.held_out_positives:,} conversions) chose "
             f"{self.early_stopping_trees} trees, refitted on all rows as {self.trees}; "
             f"{self.calibrator} calibrator and tier thresholds fitted on those held-out rows' "

@@ -44,7 +44,7 @@ from training.backtest import (
 from training.baseline import points_on_rows
 from training.evaluate import Metrics, decile_table, evaluate, reliability_table
 from training.fit import BoosterParams, gain_importance
-from training.learn import LearnedBooster, Warm, learn_booster
+from training.learn import LearnedBooster, learn_booster
 from training.method_comparison import MethodRow, compare_scores
 from training.minimum_data import AUTO_SPLIT_OPTION, refuse_or_warn, shortfalls, split_advice
 from training.package import metric_values, package_model, score_percentiles, with_metadata
@@ -261,7 +261,7 @@ def train_model(
         if config.backtest.learning_curve
         else []
     )
-    served_fit = fit_procedure(frame, chosen_pipeline, config, Warm(run.backtest.chosen, evidence))
+    served_fit = fit_procedure(frame, chosen_pipeline, config, run.recipe)
     served = package_fitted(served_fit, slices.test, config)
     metrics = metric_values(tested.metrics, "test")
     metrics |= {f"{METHOD_KEYS[row.method]}_roc_auc": row.roc_auc for row in compared.rows}
@@ -501,6 +501,7 @@ def _metadata(fitted: Fitted, test: pd.DataFrame, config: TrainConfig) -> ModelM
             "lightgbm": learned.fit.params,
             "trees": learned.trees,
             "warm_start": learned.warm_start.value,
+            "recency_half_life_days": learned.half_life_days,
             "refit_train_slice": config.refit_train_slice,
             "calibrator": fitted.calibrated.fit.calibrator.kind,
             "config": config.model_dump(mode="json"),
@@ -528,6 +529,7 @@ def served_summary(fitted: Fitted) -> ServedSummary:
         trees=fitted.learned.trees,
         early_stopping_trees=fitted.learned.fit.best_iteration,
         warm_start=fitted.learned.warm_start,
+        half_life_days=fitted.learned.half_life_days,
         calibrator=fitted.calibrated.fit.calibrator.kind,
     )
 
