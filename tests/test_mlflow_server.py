@@ -90,6 +90,9 @@ def test_log_register_promote_and_load_through_a_tracking_server(server):
     rows = training_set.frame.head(300)
     expected = result.model.predict_features(rows).probability
     np.testing.assert_array_equal(champion.predict_features(rows).probability, expected)
-    # The server stored the artifacts (client-side there is no artifact location to use).
+    # The server stored the artifacts (client-side there is no artifact location to use): each
+    # run's served model and the model its test figures belong to.
     assert settings.default_artifact_location() is None
-    assert len(list((root / "artifacts").rglob("booster.txt"))) == 2
+    boosters = list((root / "artifacts").rglob("booster.txt"))
+    assert len(boosters) == 4
+    assert sum(path.parent.name == "measured_model" for path in boosters) == 2
