@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -210,21 +211,15 @@ def label_rows(
     as are rows whose horizon runs past the end of the data (censored).
     """
     horizon = pd.Timedelta(days=horizon_days)
-    at = pd.to_datetime(outcomes[OCCURRED_AT], utc=True)
     positive = outcomes[MILESTONE].isin(_positive_milestones(target))
     closing = positive | outcomes[MILESTONE].isin(TERMINAL_MILESTONES)
-    first_positive = at[positive].groupby(outcomes.loc[positive, LEAD_ID]).min()
-    first_closed = at[closing].groupby(outcomes.loc[closing, LEAD_ID]).min()
-    created = pd.Series(
-        pd.to_datetime(leads[CREATED_AT], utc=True).to_numpy(), index=leads[LEAD_ID]
-    )
-
     ids = rows[LEAD_ID]
     as_of = rows[AS_OF]
-    done = pd.to_datetime(ids.map(first_closed), utc=True)
-    won = pd.to_datetime(ids.map(first_positive), utc=True)
-    before_creation = as_of < pd.to_datetime(ids.map(created), utc=True)
-    already = (done <= as_of).fillna(False) & ~before_creation
+    won = _first_per_row(outcomes, positive, ids)
+    done = _first_per_row(outcomes, closing, ids)
+    created = pd.Series(pd.to_datetime(leads[CREATED_AT], utc=True).array, index=leads[LEAD_ID])
+    before_creation = as_of < created.reindex(ids.to_numpy()).set_axis(ids.index)
+    already = (done <= as_of) & ~before_creation
     censored = (as_of + horizon > data_end) & ~already & ~before_creation
     keep = ~(already | censored | before_creation)
     out = rows[keep].copy()
@@ -238,15 +233,34 @@ def label_rows(
     return out.reset_index(drop=True), counts
 
 
+def _first_per_row(outcomes: pd.DataFrame, mask: pd.Series, ids: pd.Series) -> pd.Series:
+    """The first time each row's lead reached one of the `mask` milestones (NaT if never),
+    by a vectorised join: no Python loop over rows."""
+    at = pd.to_datetime(outcomes.loc[mask, OCCURRED_AT], utc=True)
+    first = at.groupby(outcomes.loc[mask, LEAD_ID]).min()
+    return first.reindex(ids.to_numpy()).set_axis(ids.index)
+
+
 def data_end_of(
     leads: pd.DataFrame, journeys: Journeys | None, outcomes: pd.DataFrame
 ) -> pd.Timestamp:
     """The latest timestamp anywhere in the data: nothing is known after it."""
+    last_event = (
+        float(journeys.times.max()) if journeys is not None and len(journeys.times) else None
+    )
+    return latest_timestamp(leads, outcomes, last_event)
+
+
+def latest_timestamp(
+    leads: pd.DataFrame, outcomes: pd.DataFrame, last_event_seconds: float | None
+) -> pd.Timestamp:
+    """The latest of the leads' creation, the outcomes and the last event (epoch seconds,
+    as the journeys hold it, so every engine rounds it alike)."""
     candidates = [pd.to_datetime(leads[CREATED_AT], utc=True).max()]
     if len(outcomes):
         candidates.append(pd.to_datetime(outcomes[OCCURRED_AT], utc=True).max())
-    if journeys is not None and len(journeys.times):
-        candidates.append(pd.Timestamp(float(journeys.times.max()), unit="s", tz="UTC"))
+    if last_event_seconds is not None:
+        candidates.append(pd.Timestamp(last_event_seconds, unit="s", tz="UTC"))
     return max(candidates)
 
 
@@ -261,6 +275,109 @@ def fingerprint(leads: pd.DataFrame, journeys: Journeys | None, outcomes: pd.Dat
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class TrainingSetPlan:
+    """What every group of leads is built with: decided once, from all the leads."""
+
+    config: TrainingSetConfig
+    data_end: pd.Timestamp
+    pipeline: FeaturePipeline
+    skipped_columns: dict[str, str]
+
+
+def plan_training_set(
+    leads: pd.DataFrame,
+    config: TrainingSetConfig,
+    data_end: pd.Timestamp | None,
+    *,
+    behaviour: bool,
+) -> TrainingSetPlan:
+    """The data end (the configured one, else `data_end`: the latest timestamp in the data)
+    and the feature pipeline, its attributes inferred from all `leads`."""
+    if config.data_end:
+        data_end = pd.Timestamp(config.data_end).tz_convert("UTC")
+    attributes, skipped = infer_attributes(
+        leads,
+        exclude=config.exclude_columns,
+        missing_values=config.missing_values,
+        competitor_domains=config.competitor_domains,
+    )
+    pipeline = FeaturePipeline(attributes=attributes, use_behaviour=behaviour)
+    return TrainingSetPlan(config, data_end, pipeline, skipped)
+
+
+class RowCounts(BaseModel):
+    """What a group of leads contributed to a training set; groups add up."""
+
+    rows: int = 0
+    leads: int = 0
+    positives: int = 0
+    candidate_rows: int = 0
+    excluded_already_reached: int = 0
+    excluded_censored: int = 0
+    excluded_before_creation: int = 0
+    cutoff_min: datetime | None = None
+    cutoff_max: datetime | None = None
+
+    def __add__(self, other: RowCounts) -> RowCounts:
+        sums = {
+            k: getattr(self, k) + getattr(other, k)
+            for k in RowCounts.model_fields
+            if k not in ("cutoff_min", "cutoff_max")
+        }
+        bounds = [c for c in (self.cutoff_min, other.cutoff_min) if c is not None]
+        ends = [c for c in (self.cutoff_max, other.cutoff_max) if c is not None]
+        return RowCounts(
+            **sums,
+            cutoff_min=min(bounds) if bounds else None,
+            cutoff_max=max(ends) if ends else None,
+        )
+
+
+def training_rows(
+    leads: pd.DataFrame, journeys: Journeys | None, outcomes: pd.DataFrame, plan: TrainingSetPlan
+) -> tuple[pd.DataFrame, RowCounts]:
+    """The labelled feature rows of `leads` (every lead with all of its events and outcomes).
+
+    Leads do not interact, so any grouping of them (one machine, or partitions by lead on a
+    cluster) gives the same rows.
+    """
+    config = plan.config
+    candidates = make_cutoffs(leads, config.cutoffs, plan.data_end)
+    rows, excluded = label_rows(
+        candidates, leads, outcomes, config.target, config.horizon_days, plan.data_end
+    )
+    frame = pd.concat([rows, plan.pipeline.frame(leads, journeys, rows)], axis=1)
+    counts = RowCounts(
+        rows=len(frame),
+        leads=int(frame[LEAD_ID].nunique()),
+        positives=int(frame[LABEL].sum()),
+        cutoff_min=frame[AS_OF].min() if len(frame) else None,
+        cutoff_max=frame[AS_OF].max() if len(frame) else None,
+        **excluded,
+    )
+    return frame, counts
+
+
+def training_set_report(
+    plan: TrainingSetPlan, counts: RowCounts, data_hash: str
+) -> TrainingSetReport:
+    """The report of a training set built with `plan`, from its groups' summed counts."""
+    pipeline = plan.pipeline
+    kinds = {n: "float" for n in pipeline.behaviour_names}
+    kinds |= {s.name: s.kind for s in pipeline.attributes.specs}
+    return TrainingSetReport(
+        **counts.model_dump(),
+        label_rate=counts.positives / counts.rows if counts.rows else 0.0,
+        data_end=plan.data_end,
+        target=plan.config.target.value,
+        horizon_days=plan.config.horizon_days,
+        features=kinds,
+        skipped_columns=plan.skipped_columns,
+        fingerprint=data_hash,
+    )
+
+
 def build_training_set(
     leads: pd.DataFrame,
     journeys: Journeys | None,
@@ -268,40 +385,8 @@ def build_training_set(
     config: TrainingSetConfig,
 ) -> TrainingSet:
     """Rows from the cut-off policy, labels from after each cut-off, features from before it."""
-    data_end = (
-        pd.Timestamp(config.data_end).tz_convert("UTC")
-        if config.data_end
-        else data_end_of(leads, journeys, outcomes)
-    )
-    candidates = make_cutoffs(leads, config.cutoffs, data_end)
-    rows, counts = label_rows(
-        candidates, leads, outcomes, config.target, config.horizon_days, data_end
-    )
-    attributes, skipped = infer_attributes(
-        leads,
-        exclude=config.exclude_columns,
-        missing_values=config.missing_values,
-        competitor_domains=config.competitor_domains,
-    )
-    pipeline = FeaturePipeline(attributes=attributes, use_behaviour=journeys is not None)
-    features = pipeline.frame(leads, journeys, rows)
-    frame = pd.concat([rows, features], axis=1)
-    kinds = {n: "float" for n in pipeline.behaviour_names}
-    kinds |= {s.name: s.kind for s in attributes.specs}
-    n_pos = int(frame[LABEL].sum())
-    report = TrainingSetReport(
-        rows=len(frame),
-        leads=int(frame[LEAD_ID].nunique()),
-        positives=n_pos,
-        label_rate=n_pos / len(frame) if len(frame) else 0.0,
-        cutoff_min=frame[AS_OF].min() if len(frame) else None,
-        cutoff_max=frame[AS_OF].max() if len(frame) else None,
-        data_end=data_end,
-        target=config.target.value,
-        horizon_days=config.horizon_days,
-        features=kinds,
-        skipped_columns=skipped,
-        fingerprint=fingerprint(leads, journeys, outcomes),
-        **counts,
-    )
-    return TrainingSet(frame=frame, pipeline=pipeline, report=report)
+    data_end = None if config.data_end else data_end_of(leads, journeys, outcomes)
+    plan = plan_training_set(leads, config, data_end, behaviour=journeys is not None)
+    frame, counts = training_rows(leads, journeys, outcomes, plan)
+    report = training_set_report(plan, counts, fingerprint(leads, journeys, outcomes))
+    return TrainingSet(frame=frame, pipeline=plan.pipeline, report=report)
