@@ -51,7 +51,7 @@ def dask_client(config: EngineConfig) -> Iterator[Client]:
 
     if config.scheduler is not None:
         try:
-            client = Client(config.scheduler, timeout="20s")
+            client = Client(config.scheduler, timeout="10s")
         except OSError as exc:
             raise EngineError(
                 f"cannot reach the Dask scheduler at {config.scheduler} ({exc}); start it "

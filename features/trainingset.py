@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -146,9 +147,16 @@ class TrainingSet(BaseModel):
         table = pa.Table.from_pandas(self.frame, preserve_index=False)
         metadata = dict(table.schema.metadata or {})
         metadata[PIPELINE_METADATA_KEY] = self.pipeline.model_dump_json().encode()
-        pq.write_table(table.replace_schema_metadata(metadata), path)
-        path.with_suffix(".report.json").write_text(self.report.model_dump_json(indent=2))
-        path.with_suffix(".report.md").write_text(self.report.markdown())
+        # Each file is written beside its place and renamed into it: a failed write leaves
+        # the previous training set (or nothing), never half a file.
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+            staged = Path(tmp)
+            pq.write_table(table.replace_schema_metadata(metadata), staged / "set.parquet")
+            (staged / "report.json").write_text(self.report.model_dump_json(indent=2))
+            (staged / "report.md").write_text(self.report.markdown())
+            (staged / "set.parquet").replace(path)
+            (staged / "report.json").replace(path.with_suffix(".report.json"))
+            (staged / "report.md").replace(path.with_suffix(".report.md"))
 
 
 def read_training_set(path: Path) -> tuple[pd.DataFrame, FeaturePipeline]:
