@@ -152,16 +152,21 @@ def _build_on_dask(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from features.distributed import build_training_set_dask
+    from features.engine import dask_client
 
     console = Console(stderr=True)
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+    with (
+        dask_client(engine) as client,
+        Progress(*columns, console=console, disable=not console.is_terminal) as progress,
+    ):
         task = progress.add_task("partitions", total=None)
         built = build_training_set_dask(
             data,
             out,
             config,
-            engine,
+            client,
+            leads_per_partition=engine.leads_per_partition,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     return built.report

@@ -17,10 +17,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 from features.contract.directory import (
     EVENTS_NAME,
@@ -80,12 +84,13 @@ def build_training_set_dask(
     source: str,
     out: str,
     config: TrainingSetConfig,
-    engine: EngineConfig,
+    client: Client,
     *,
+    leads_per_partition: int = EngineConfig().leads_per_partition,
     progress: Callable[[int, int], None] | None = None,
 ) -> DaskBuild:
     """Build the training set of the contract tables at `source` (directory or URL) on the
-    engine's cluster, and write it to `out` as a directory of Parquet parts (plus the report
+    `client`'s cluster, and write it to `out` as a directory of Parquet parts (plus the report
     beside it, as `TrainingSet.write` does). `progress(done, total)` follows partitions.
 
     The parts are written to a temporary directory beside `out` and moved into place at the
@@ -95,8 +100,6 @@ def build_training_set_dask(
     import dask.dataframe as dd
     from distributed import as_completed
     from fsspec.core import url_to_fs
-
-    from features.engine import dask_client
 
     fs, root = url_to_fs(source)
     root = root.rstrip("/")
@@ -115,40 +118,40 @@ def build_training_set_dask(
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     url = (lambda p: p) if protocol in ("file", "local") else (lambda p: f"{protocol}://{p}")
 
-    with dask_client(engine) as client:
-        leads = normalise_leads(pd.read_parquet(url(f"{root}/{LEADS_FILE}"), filesystem=fs))
-        outcomes = dd.read_parquet(url(f"{root}/{OUTCOMES_FILE}"), filesystem=fs)
-        events = (
-            dd.read_parquet(url(events_path), filesystem=fs, columns=list(EVENT_COLUMNS))
-            if events_path is not None
-            else None
-        )
-        plan = plan_training_set(leads, config, _latest(leads, outcomes, events), behaviour=True)
-        n_parts = max(engine.workers, math.ceil(len(leads) / engine.leads_per_partition))
-        frames = [dd.from_pandas(leads, npartitions=n_parts, sort=False), outcomes]
-        if events is not None:
-            frames.append(events)
-        # The same key, hashed the same way, puts a lead's rows of every table in the same
-        # partition number: the partitions line up lead for lead.
-        by_lead = [_by_lead(frame, n_parts).to_delayed() for frame in frames]
-        fs_out, out_root = url_to_fs(out)
-        out_root = out_root.rstrip("/")
-        staging = f"{out_root}.tmp-{uuid.uuid4().hex[:8]}"
-        fs_out.makedirs(staging, exist_ok=True)
-        build = dask.delayed(_build_partition, pure=False)
-        try:
-            tasks = [
-                build(i, plan, fs_out, staging, *(parts[i] for parts in by_lead))
-                for i in range(n_parts)
-            ]
-            results: list[PartitionResult] = []
-            for future in as_completed(client.compute(tasks)):
-                results.append(future.result())
-                if progress is not None:
-                    progress(len(results), n_parts)
-        except BaseException:
-            fs_out.rm(staging, recursive=True)
-            raise
+    leads = normalise_leads(pd.read_parquet(url(f"{root}/{LEADS_FILE}"), filesystem=fs))
+    outcomes = dd.read_parquet(url(f"{root}/{OUTCOMES_FILE}"), filesystem=fs)
+    events = (
+        dd.read_parquet(url(events_path), filesystem=fs, columns=list(EVENT_COLUMNS))
+        if events_path is not None
+        else None
+    )
+    plan = plan_training_set(leads, config, _latest(leads, outcomes, events), behaviour=True)
+    workers = len(client.scheduler_info()["workers"])
+    n_parts = max(workers, math.ceil(len(leads) / leads_per_partition))
+    frames = [dd.from_pandas(leads, npartitions=n_parts, sort=False), outcomes]
+    if events is not None:
+        frames.append(events)
+    # The same key, hashed the same way, puts a lead's rows of every table in the same
+    # partition number: the partitions line up lead for lead.
+    by_lead = [_by_lead(frame, n_parts).to_delayed() for frame in frames]
+    fs_out, out_root = url_to_fs(out)
+    out_root = out_root.rstrip("/")
+    staging = f"{out_root}.tmp-{uuid.uuid4().hex[:8]}"
+    fs_out.makedirs(staging, exist_ok=True)
+    build = dask.delayed(_build_partition, pure=False)
+    try:
+        tasks = [
+            build(i, plan, fs_out, staging, *(parts[i] for parts in by_lead))
+            for i in range(n_parts)
+        ]
+        results: list[PartitionResult] = []
+        for future in as_completed(client.compute(tasks)):
+            results.append(future.result())
+            if progress is not None:
+                progress(len(results), n_parts)
+    except BaseException:
+        fs_out.rm(staging, recursive=True)
+        raise
     results.sort(key=lambda r: r.partition)
     counts = sum((r.counts for r in results), RowCounts())
     combined = hashlib.blake2b(digest_size=16)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from distributed import Client
 from typer.testing import CliRunner
 
 from features.contract.directory import read_contract_dir
 from features.distributed import build_training_set_dask, lead_partition
-from features.engine import EngineConfig
 from features.synth.generate import generate
 from features.trainingset import TrainingSetConfig, build_training_set, read_training_set
 from leadscore import app
@@ -61,9 +61,10 @@ def test_dask_build_is_the_local_build_row_for_row(scheduler, contract_dir, tmp_
     contract = read_contract_dir(contract_dir)
     config = TrainingSetConfig(cutoffs={"kind": "offsets", "offsets_days": (1, 7, 30, 90)})
     local = build_training_set(contract.leads, contract.journeys, contract.outcomes, config)
-    engine = EngineConfig(engine="dask", scheduler=scheduler, leads_per_partition=400)
     # A URL, as for an object store: the workers open it through fsspec.
-    built = build_training_set_dask(f"file://{contract_dir}", str(tmp_path / "ts"), config, engine)
+    source, out = f"file://{contract_dir}", str(tmp_path / "ts")
+    with Client(scheduler) as client:
+        built = build_training_set_dask(source, out, config, client, leads_per_partition=400)
 
     assert len(built.partitions) == 8  # 3,000 leads / 400 per partition
     assert sum(p.counts.leads for p in built.partitions) == local.report.leads
