@@ -119,3 +119,30 @@ def test_dask_engine_needs_a_contract_directory(tmp_path):
     )
     assert result.exit_code == 2
     assert "--engine dask reads a contract directory" in result.output
+
+
+@pytest.mark.slow
+def test_train_on_dask_matches_local_auc_and_packages_the_same_artifact(scheduler, tmp_path):
+    from runtime.model import ScoringModel
+    from tests import training_data
+
+    out, export = tmp_path / "report", tmp_path / "model"
+    args = ["train", "--data", str(training_data.data_dir()), "--out", str(out)]
+    args += ["--export", str(export), "--no-mlflow", "--engine", "dask", "--scheduler", scheduler]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "train the booster on the Dask cluster" in result.output
+
+    local = training_data.trained()
+    on_dask = ScoringModel.load(export)
+    assert on_dask.spec.metadata.metrics["test_roc_auc"] == pytest.approx(
+        local.report.test.roc_auc, abs=0.005
+    )
+    # The same kind of artifact: the same features, scored by the runtime as any other.
+    assert on_dask.pipeline.feature_names == local.model.pipeline.feature_names
+    rows = training_data.training_set().frame.iloc[:200]
+    prediction = on_dask.predict_features(rows)
+    assert ((prediction.probability > 0) & (prediction.probability < 1)).all()
+    assert set(prediction.tier) <= {"sql", "mql", "nurture"}
+    # The Dask build wrote the training set it trained on beside the report.
+    assert (out / "training_set.report.json").exists()

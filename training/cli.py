@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
+from features.cli import SchedulerOption
 from training.config_files import SettingsError, load_settings
 from training.flat.cli import (
     DateColumn,
@@ -27,6 +28,7 @@ from training.flat.cli import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    from distributed import Client
 
     from features.points import PointsRules
     from features.trainingset import TrainingSet, TrainingSetReport
@@ -148,6 +150,19 @@ def train(
             "else lead-conversion.",
         ),
     ] = None,
+    engine: Annotated[
+        Literal["local", "dask"] | None,
+        typer.Option(
+            help="local: this process. dask: build the training set (with --data) and train "
+            "the booster (lightgbm.dask) on a Dask cluster: --scheduler, else a local cluster "
+            "of --workers processes. Default: the config's `engine`, else local."
+        ),
+    ] = None,
+    scheduler: SchedulerOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --engine dask and no --scheduler: local worker processes."),
+    ] = None,
 ) -> None:
     """Train a calibrated model with MQL/SQL tiers; test it on the latest leads vs. points."""
     if flat is not None:
@@ -186,13 +201,21 @@ def train(
         updates["tune"] = settings.tune.model_copy(update=tune_updates)
     if keep_column:
         updates["audit"] = settings.audit.model_copy(update={"keep": tuple(keep_column)})
+    engine_flags = {"engine": engine, "scheduler": scheduler, "workers": workers}
+    updates["engine"] = settings.engine.model_copy(
+        update={k: v for k, v in engine_flags.items() if v is not None}
+    )
     settings = settings.model_copy(update=updates)
     try:
         points_rules = PointsRules.from_yaml(rules) if rules else PointsRules.default()
     except RulesError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rules") from None
 
-    if training_set is None:
+    if settings.engine.engine == "dask":
+        result, settings, built = _train_on_cluster(
+            training_set, data, settings, points_rules, out, started
+        )
+    elif training_set is None:
         result, settings, built = _train_from_data(data, settings, points_rules, started)
     else:
         result, settings, built = _train_on_file(
@@ -267,6 +290,41 @@ def _train_from_data(
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--data") from None
     return trained.result, config, trained.training_set
+
+
+def _train_on_cluster(
+    training_set: Path | None,
+    data: Path | None,
+    config: TrainConfig,
+    rules: PointsRules,
+    out: Path,
+    started: float,
+) -> tuple[TrainResult, TrainConfig, TrainingSet]:
+    """Train with the booster on a Dask cluster; with --data (and no --training-set) the
+    training set is built there first, into OUT/training_set.parquet/. The hand-weighted
+    points need every journey in this process, so they are compared only on one machine."""
+    from features.distributed import build_training_set_dask
+    from features.engine import dask_client
+    from training.distributed import on_cluster
+
+    with dask_client(config.engine) as client, on_cluster(client):
+        if training_set is None:
+            training_set = out / "training_set.parquet"
+            _say(started, f"build the training set on {_cluster_name(client)} ...")
+            build_training_set_dask(
+                str(data),
+                str(training_set),
+                config.training_set,
+                client,
+                leads_per_partition=config.engine.leads_per_partition,
+            )
+        _say(started, f"train the booster on {_cluster_name(client)}")
+        return _train_on_file(training_set, None, config, rules, started)
+
+
+def _cluster_name(client: Client) -> str:
+    workers = len(client.scheduler_info()["workers"])
+    return f"the Dask cluster at {client.scheduler.address} ({workers} workers)"
 
 
 def _train_on_file(
