@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -103,7 +105,7 @@ def build(
     from features.contract.directory import ContractData, read_contract_dir
     from features.engine import EngineConfig
     from features.journeys import Journeys
-    from features.trainingset import CutoffPolicy, TrainingSetConfig, build_training_set
+    from features.trainingset import CutoffPolicy, TrainingSetConfig, write_training_set
 
     started = time.perf_counter()
     config = TrainingSetConfig(
@@ -139,37 +141,48 @@ def build(
         )
     else:
         raise typer.BadParameter("give --data DIR, or --leads and --outcomes (and --events)")
-    training_set = build_training_set(contract.leads, contract.journeys, contract.outcomes, config)
-    training_set.write(Path(out))
-    _say_built(training_set.report, out, started)
+    with _progress_bar("leads") as progress:
+        report = write_training_set(
+            contract.leads,
+            contract.journeys,
+            contract.outcomes,
+            config,
+            Path(out),
+            progress=progress,
+        )
+    _say_built(report, out, started)
 
 
 def _build_on_dask(
     data: str, out: str, config: TrainingSetConfig, engine: EngineConfig
 ) -> TrainingSetReport:
     """The Dask build, with a progress bar of lead partitions on a terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from features.distributed import build_training_set_dask
     from features.engine import dask_client
 
-    console = Console(stderr=True)
-    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with (
-        dask_client(engine) as client,
-        Progress(*columns, console=console, disable=not console.is_terminal) as progress,
-    ):
-        task = progress.add_task("partitions", total=None)
+    with dask_client(engine) as client, _progress_bar("partitions") as progress:
         built = build_training_set_dask(
             data,
             out,
             config,
             client,
             leads_per_partition=engine.leads_per_partition,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=progress,
         )
     return built.report
+
+
+@contextmanager
+def _progress_bar(unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal (stderr), nothing elsewhere; yields `update(done, total)`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(unit, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def _say_built(report: TrainingSetReport, out: str, started: float) -> None:

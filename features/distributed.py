@@ -38,11 +38,11 @@ from features.contract.schema import EVENT_TYPE, LEAD_ID, OCCURRED_AT
 from features.engine import EngineConfig
 from features.journeys import Journeys, to_epoch_seconds
 from features.trainingset import (
-    PIPELINE_METADATA_KEY,
     RowCounts,
     TrainingSetConfig,
     TrainingSetPlan,
     TrainingSetReport,
+    arrow_table,
     fingerprint,
     latest_timestamp,
     plan_training_set,
@@ -201,7 +201,6 @@ def _build_partition(
     events: pd.DataFrame | None = None,
 ) -> PartitionResult:
     """One partition's training rows, written as `part-NNNNN.parquet` into `staging`."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
@@ -218,13 +217,8 @@ def _build_partition(
         n_events = len(events)
     frame, counts = training_rows(leads, journeys, outcomes, plan)
     if len(frame):
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        metadata = dict(table.schema.metadata or {})
-        metadata[PIPELINE_METADATA_KEY] = plan.pipeline.model_dump_json().encode()
         pq.write_table(
-            table.replace_schema_metadata(metadata),
-            f"{staging}/part-{number:05d}.parquet",
-            filesystem=fs,
+            arrow_table(frame, plan.pipeline), f"{staging}/part-{number:05d}.parquet", filesystem=fs
         )
     return PartitionResult(
         partition=number,

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from features.attributes import DEFAULT_MISSING_VALUES, infer_attributes
+from features.attributes import DEFAULT_MISSING_VALUES, NUMERIC_KINDS, infer_attributes
 from features.contract.schema import (
     AS_OF,
     CREATED_AT,
@@ -27,6 +30,9 @@ from features.contract.schema import (
 )
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PIPELINE_METADATA_KEY = b"leadscore.pipeline"
 
@@ -140,23 +146,54 @@ class TrainingSet(BaseModel):
 
     def write(self, path: Path) -> None:
         """Parquet with the pipeline in its metadata, plus report JSON and Markdown beside it."""
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(self.frame, preserve_index=False)
-        metadata = dict(table.schema.metadata or {})
-        metadata[PIPELINE_METADATA_KEY] = self.pipeline.model_dump_json().encode()
-        # Each file is written beside its place and renamed into it: a failed write leaves
-        # the previous training set (or nothing), never half a file.
-        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-            staged = Path(tmp)
-            pq.write_table(table.replace_schema_metadata(metadata), staged / "set.parquet")
-            (staged / "report.json").write_text(self.report.model_dump_json(indent=2))
-            (staged / "report.md").write_text(self.report.markdown())
+        with staged_training_set(path) as (staged, finish):
+            pq.write_table(arrow_table(self.frame, self.pipeline), staged)
+            finish(self.report)
+
+
+@contextmanager
+def staged_training_set(
+    path: Path,
+) -> Iterator[tuple[Path, Callable[[TrainingSetReport], None]]]:
+    """A file to write the training set into, beside `path`, and `finish(report)`, which
+    moves it into place with its reports. Without `finish` (an error on the way) nothing
+    reaches `path`: a failed build never leaves half a training set."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+        staged = Path(tmp)
+
+        def finish(report: TrainingSetReport) -> None:
+            (staged / "report.json").write_text(report.model_dump_json(indent=2))
+            (staged / "report.md").write_text(report.markdown())
             (staged / "set.parquet").replace(path)
             (staged / "report.json").replace(path.with_suffix(".report.json"))
             (staged / "report.md").replace(path.with_suffix(".report.md"))
+
+        yield staged / "set.parquet", finish
+
+
+def arrow_table(frame: pd.DataFrame, pipeline: FeaturePipeline) -> pa.Table:
+    """A training set frame (or a part of one) as Arrow, with the pipeline in its metadata.
+
+    Every part gets the same schema whatever values it holds (a category column that is
+    empty in one part is still text), so parts can be row groups of one file or files of
+    one dataset.
+    """
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    kinds = {s.name: s.kind for s in pipeline.attributes.specs}
+    fields = [
+        pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
+        if f.name in kinds and kinds[f.name] not in NUMERIC_KINDS
+        else f
+        for f in table.schema
+    ]
+    metadata = dict(table.schema.metadata or {})
+    metadata[PIPELINE_METADATA_KEY] = pipeline.model_dump_json().encode()
+    return table.cast(pa.schema(fields, metadata=metadata))
 
 
 def read_training_set(path: Path) -> tuple[pd.DataFrame, FeaturePipeline]:
@@ -221,12 +258,18 @@ def label_rows(
     horizon = pd.Timedelta(days=horizon_days)
     positive = outcomes[MILESTONE].isin(_positive_milestones(target))
     closing = positive | outcomes[MILESTONE].isin(TERMINAL_MILESTONES)
-    ids = rows[LEAD_ID]
     as_of = rows[AS_OF]
-    won = _first_per_row(outcomes, positive, ids)
-    done = _first_per_row(outcomes, closing, ids)
-    created = pd.Series(pd.to_datetime(leads[CREATED_AT], utc=True).array, index=leads[LEAD_ID])
-    before_creation = as_of < created.reindex(ids.to_numpy()).set_axis(ids.index)
+    # One lookup of each row's lead; every per-lead time is then taken by position.
+    lead_ids = pd.Index(leads[LEAD_ID])
+    position = lead_ids.get_indexer(rows[LEAD_ID])
+
+    def per_row(per_lead: pd.Series) -> pd.Series:
+        values = per_lead.array.take(position, allow_fill=True)
+        return pd.Series(values, index=rows.index)
+
+    won = per_row(_first_per_lead(outcomes, positive, lead_ids))
+    done = per_row(_first_per_lead(outcomes, closing, lead_ids))
+    before_creation = as_of < per_row(pd.to_datetime(leads[CREATED_AT], utc=True))
     already = (done <= as_of) & ~before_creation
     censored = (as_of + horizon > data_end) & ~already & ~before_creation
     keep = ~(already | censored | before_creation)
@@ -241,12 +284,12 @@ def label_rows(
     return out.reset_index(drop=True), counts
 
 
-def _first_per_row(outcomes: pd.DataFrame, mask: pd.Series, ids: pd.Series) -> pd.Series:
-    """The first time each row's lead reached one of the `mask` milestones (NaT if never),
-    by a vectorised join: no Python loop over rows."""
+def _first_per_lead(outcomes: pd.DataFrame, mask: pd.Series, lead_ids: pd.Index) -> pd.Series:
+    """The first time each lead of `lead_ids` reached one of the `mask` milestones (NaT if
+    never), by a vectorised join: no Python loop over leads or rows."""
     at = pd.to_datetime(outcomes.loc[mask, OCCURRED_AT], utc=True)
     first = at.groupby(outcomes.loc[mask, LEAD_ID]).min()
-    return first.reindex(ids.to_numpy()).set_axis(ids.index)
+    return first.reindex(lead_ids)
 
 
 def data_end_of(
@@ -384,6 +427,61 @@ def training_set_report(
         skipped_columns=plan.skipped_columns,
         fingerprint=data_hash,
     )
+
+
+def write_training_set(
+    leads: pd.DataFrame,
+    journeys: Journeys | None,
+    outcomes: pd.DataFrame,
+    config: TrainingSetConfig,
+    path: Path,
+    *,
+    leads_per_chunk: int = 200_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainingSetReport:
+    """`build_training_set`, written to `path` chunk by chunk of leads: each chunk's rows are
+    one Parquet row group, written while the next chunk is computed, so memory holds two
+    chunks' rows rather than the whole set. `progress(done, total)` follows the leads."""
+    import pyarrow.parquet as pq
+
+    data_end = None if config.data_end else data_end_of(leads, journeys, outcomes)
+    plan = plan_training_set(leads, config, data_end, behaviour=journeys is not None)
+    counts = RowCounts()
+    with (
+        staged_training_set(path) as (staged, finish),
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        writer, pending = None, None
+        for leads_part, outcomes_part in _lead_chunks(leads, outcomes, leads_per_chunk):
+            frame, part_counts = training_rows(leads_part, journeys, outcomes_part, plan)
+            table = arrow_table(frame, plan.pipeline)
+            del frame
+            counts += part_counts
+            if pending is not None:
+                pending.result()
+            writer = writer or pq.ParquetWriter(staged, table.schema)
+            pending = pool.submit(writer.write_table, table)
+            if progress is not None:
+                progress(int(leads_part.index[-1]) + 1, len(leads))
+        if pending is not None:
+            pending.result()
+        if writer is not None:
+            writer.close()
+        report = training_set_report(plan, counts, fingerprint(leads, journeys, outcomes))
+        finish(report)
+    return report
+
+
+def _lead_chunks(
+    leads: pd.DataFrame, outcomes: pd.DataFrame, size: int
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Consecutive chunks of `size` leads, each with its leads' outcomes."""
+    leads = leads.reset_index(drop=True)
+    position = pd.Index(leads[LEAD_ID]).get_indexer(outcomes[LEAD_ID])
+    order = np.argsort(position, kind="stable")
+    bounds = np.searchsorted(position[order], np.arange(0, len(leads) + size, size))
+    for k, start in enumerate(range(0, len(leads), size)):
+        yield leads.iloc[start : start + size], outcomes.iloc[order[bounds[k] : bounds[k + 1]]]
 
 
 def build_training_set(
