@@ -36,7 +36,7 @@ from features.contract.directory import (
 )
 from features.contract.schema import EVENT_TYPE, LEAD_ID, OCCURRED_AT
 from features.engine import EngineConfig
-from features.journeys import Journeys, to_epoch_seconds
+from features.journeys import TIME, Journeys, encode_events
 from features.trainingset import (
     RowCounts,
     TrainingSetConfig,
@@ -118,17 +118,19 @@ def build_training_set_dask(
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     url = (lambda p: p) if protocol in ("file", "local") else (lambda p: f"{protocol}://{p}")
 
-    leads = normalise_leads(pd.read_parquet(url(f"{root}/{LEADS_FILE}"), filesystem=fs))
+    leads_path = url(f"{root}/{LEADS_FILE}")
+    # The driver reads the leads (not the events) once: attributes are inferred from all.
+    leads = normalise_leads(pd.read_parquet(leads_path, filesystem=fs))
     outcomes = dd.read_parquet(url(f"{root}/{OUTCOMES_FILE}"), filesystem=fs)
-    events = (
-        dd.read_parquet(url(events_path), filesystem=fs, columns=list(EVENT_COLUMNS))
-        if events_path is not None
-        else None
-    )
+    events = None
+    if events_path is not None:
+        raw = dd.read_parquet(url(events_path), filesystem=fs, columns=list(EVENT_COLUMNS))
+        # Encoded before the shuffle: times and int8 codes move, not timestamps and text.
+        events = raw.map_partitions(encode_events, meta=encode_events(raw._meta))
     plan = plan_training_set(leads, config, _latest(leads, outcomes, events), behaviour=True)
     workers = len(client.scheduler_info()["workers"])
     n_parts = max(workers, math.ceil(len(leads) / leads_per_partition))
-    frames = [dd.from_pandas(leads, npartitions=n_parts, sort=False), outcomes]
+    frames = [dd.read_parquet(leads_path, filesystem=fs), outcomes]
     if events is not None:
         frames.append(events)
     # The same key, hashed the same way, puts a lead's rows of every table in the same
@@ -175,12 +177,10 @@ def _latest(leads: pd.DataFrame, outcomes, events) -> pd.Timestamp:
     import dask
 
     outcome_max, event_max = dask.compute(
-        outcomes[OCCURRED_AT].max(), events[OCCURRED_AT].max() if events is not None else None
+        outcomes[OCCURRED_AT].max(), events[TIME].max() if events is not None else None
     )
-    last_event = None
-    if event_max is not None and not pd.isna(event_max):
-        # Through the journeys' own conversion, so the float rounds as it does locally.
-        last_event = float(to_epoch_seconds(pd.Series([event_max]))[0])
+    # Epoch seconds, as the journeys hold them on one machine.
+    last_event = None if event_max is None or pd.isna(event_max) else float(event_max)
     last_outcome = pd.DataFrame({OCCURRED_AT: [] if pd.isna(outcome_max) else [outcome_max]})
     return latest_timestamp(leads, last_outcome, last_event)
 
@@ -204,7 +204,8 @@ def _build_partition(
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
-    # Sorted, so the part's rows and fingerprint do not depend on the shuffle's arrival order.
+    # Sorted (journeys sort themselves), so the part's rows and fingerprint do not depend on
+    # the order the shuffle delivered them in.
     leads = normalise_leads(leads.drop(columns=_PART).sort_values(LEAD_ID, ignore_index=True))
     outcomes = normalise_outcomes(outcomes.drop(columns=_PART))
     outcomes = outcomes.sort_values(list(outcomes.columns), ignore_index=True)
@@ -212,8 +213,7 @@ def _build_partition(
         journeys = no_journeys(leads[LEAD_ID].to_numpy())
         n_events = 0
     else:
-        events = events.drop(columns=_PART).sort_values(list(EVENT_COLUMNS), ignore_index=True)
-        journeys = Journeys.from_frame(events, leads[LEAD_ID].to_numpy())
+        journeys = Journeys.from_encoded(events, leads[LEAD_ID].to_numpy())
         n_events = len(events)
     frame, counts = training_rows(leads, journeys, outcomes, plan)
     if len(frame):

@@ -69,14 +69,25 @@ class Journeys:
 
         Events of leads not in `lead_ids` are a data error: run validation first.
         """
+        return cls.from_encoded(encode_events(events), lead_ids, source=events)
+
+    @classmethod
+    def from_encoded(
+        cls,
+        events: pd.DataFrame,
+        lead_ids: Sequence | np.ndarray,
+        source: pd.DataFrame | None = None,
+    ) -> Journeys:
+        """Journeys of the given leads from `encode_events` output; `source`, the frame it was
+        encoded from, names the rows of unknown leads by file:line."""
         lead_ids = np.asarray(lead_ids)
         lead_index = pd.Index(lead_ids).get_indexer(events[LEAD_ID])
         unknown = np.flatnonzero(lead_index < 0)
         if len(unknown):
+            leads = events[LEAD_ID].iloc[unknown[:3]]
             # Read by `read_table`, the rows are named by file:line.
-            shown = zip(
-                locations(events, unknown[:3]), events[LEAD_ID].iloc[unknown[:3]], strict=True
-            )
+            where = locations(source, unknown[:3]) if source is not None else ["event"] * 3
+            shown = zip(where, leads, strict=False)
             raise ValueError(
                 f"{len(unknown)} events belong to leads that are not in the leads table (e.g. "
                 f"{', '.join(f'{where} lead {lead!r}' for where, lead in shown)}): give the "
@@ -84,10 +95,7 @@ class Journeys:
                 "quarantine them."
             )
         return cls.from_arrays(
-            lead_ids,
-            lead_index.astype(np.int64),
-            to_epoch_seconds(events[OCCURRED_AT]),
-            encode_event_types(events[EVENT_TYPE]),
+            lead_ids, lead_index.astype(np.int64), events[TIME].to_numpy(), events[CODE].to_numpy()
         )
 
     @classmethod
@@ -141,8 +149,9 @@ class Journeys:
 def group_by_lead(
     lead_index: np.ndarray, times: np.ndarray, codes: np.ndarray, n_leads: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Events grouped by lead and sorted by time within each (ties keep their input order,
-    as a stable sort would): the offsets, times (float64) and codes (int8) of `Journeys`."""
+    """Events grouped by lead and sorted by time within each, events at the same time by
+    code, so the arrays (and the data fingerprint) do not depend on the order the events
+    arrived in: the offsets, times (float64) and codes (int8) of `Journeys`."""
     lead_index = np.ascontiguousarray(lead_index, dtype=np.int64)
     counts = np.bincount(lead_index, minlength=n_leads)
     offsets = np.zeros(n_leads + 1, dtype=np.int64)
@@ -173,11 +182,32 @@ def _scatter_sorted(lead_index, times, codes, offsets, out_times, out_codes):  #
     for lead in range(offsets.size - 1):
         start, end = offsets[lead], offsets[lead + 1]
         for k in range(start + 1, end):
-            if out_times[k] < out_times[k - 1]:
-                order = np.argsort(out_times[start:end], kind="mergesort")
+            t, previous = out_times[k], out_times[k - 1]
+            if t < previous or (t == previous and out_codes[k] < out_codes[k - 1]):
+                # By time, then code: two stable sorts make a lexicographic one.
+                by_code = np.argsort(out_codes[start:end], kind="mergesort")
+                order = by_code[np.argsort(out_times[start:end][by_code], kind="mergesort")]
                 out_times[start:end] = out_times[start:end][order]
                 out_codes[start:end] = out_codes[start:end][order]
                 break
+
+
+# Columns of encoded events besides the lead id.
+TIME, CODE = "t", "code"
+
+
+def encode_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Contract events as (lead_id, `TIME` in epoch seconds, event `CODE`): the kernel's
+    encoding, and a fraction of the bytes of the text columns when events move between
+    machines."""
+    return pd.DataFrame(
+        {
+            LEAD_ID: events[LEAD_ID].astype(str),
+            TIME: to_epoch_seconds(events[OCCURRED_AT]),
+            CODE: encode_event_types(events[EVENT_TYPE]),
+        },
+        index=events.index,
+    )
 
 
 def to_epoch_seconds(timestamps: pd.Series) -> np.ndarray:
