@@ -258,10 +258,16 @@ def dask_build(args: argparse.Namespace, single_s: float, single_peak: float) ->
         f"{seconds.max():.2f}s max per partition (rows, features, write); "
         f"{seconds.sum():.1f}s in all, the rest of the wall time is reading and shuffling"
     )
-    per_lead = wall * args.workers / args.leads  # worker-seconds per lead, shuffle included
+    # Leads are independent and the shuffle is all-to-all, so both parts scale with leads
+    # per worker (given the network keeps up): partitions of 100M leads spread over n workers.
+    compute_per_lead = seconds.sum() / args.leads  # worker-seconds in the partitions
+    wall_per_lead = wall * args.workers / args.leads  # reading and shuffling included
     for n in (2, 16, 64, 256):
-        hours = per_lead * 100e6 / n / 3600
-        print(f"  100M leads on {n} such workers: ~{hours:.2f} h (linear in leads per worker)")
+        low, high = (x * 100e6 / n / 3600 for x in (compute_per_lead, wall_per_lead))
+        print(
+            f"  100M leads on {n} such workers: partitions {low:.2f} h of compute per worker; "
+            f"~{high:.2f} h wall with reading and shuffling at this rate"
+        )
     print(f"  {load_average()}")
 
 

@@ -23,9 +23,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from distributed import Client
-
 from features.contract.directory import (
     EVENTS_NAME,
     LEADS_FILE,
@@ -49,6 +46,9 @@ from features.trainingset import (
     training_rows,
     training_set_report,
 )
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 _PART = "_lead_partition"  # the partition key column; never written
 EVENT_COLUMNS = (LEAD_ID, OCCURRED_AT, EVENT_TYPE)
@@ -124,7 +124,10 @@ def build_training_set_dask(
     outcomes = dd.read_parquet(url(f"{root}/{OUTCOMES_FILE}"), filesystem=fs)
     events = None
     if events_path is not None:
-        raw = dd.read_parquet(url(events_path), filesystem=fs, columns=list(EVENT_COLUMNS))
+        # A partition per row group: a worker reads a million events at a time, not a file.
+        raw = dd.read_parquet(
+            url(events_path), filesystem=fs, columns=list(EVENT_COLUMNS), split_row_groups=True
+        )
         # Encoded before the shuffle: times and int8 codes move, not timestamps and text.
         events = raw.map_partitions(encode_events, meta=encode_events(raw._meta))
     plan = plan_training_set(leads, config, _latest(leads, outcomes, events), behaviour=True)
