@@ -207,7 +207,7 @@ def main() -> None:
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
         start = time.perf_counter()
-        peer_rows = len(con.execute(peer_sql(args.data)).to_arrow_table())
+        peer_rows = len(con.sql(peer_sql(args.data)).to_arrow_table())
         peer_s = time.perf_counter() - start
         con.close()
         print(
