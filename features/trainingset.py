@@ -193,14 +193,20 @@ def arrow_table(frame: pd.DataFrame, pipeline: FeaturePipeline) -> pa.Table:
 
 
 def read_training_set(path: Path) -> tuple[pd.DataFrame, FeaturePipeline]:
-    """A training set written by `TrainingSet.write`, with its feature pipeline."""
+    """A training set written by `leadscore features build` (a file, or with `--engine dask`
+    a directory of parts), with its feature pipeline."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     raw = (table.schema.metadata or {}).get(PIPELINE_METADATA_KEY)
     if raw is None:
         raise ValueError(f"{path} was not written by `leadscore features build` (no pipeline).")
-    return table.to_pandas(), FeaturePipeline.model_validate_json(raw)
+    frame = table.to_pandas()
+    if Path(path).is_dir():
+        # Parts come in partition order; training is sensitive to row order (bagging), so
+        # rows are put in one order that does not depend on how leads were partitioned.
+        frame = frame.sort_values([LEAD_ID, AS_OF], ignore_index=True, kind="stable")
+    return frame, FeaturePipeline.model_validate_json(raw)
 
 
 def make_cutoffs(leads: pd.DataFrame, policy: CutoffPolicy, data_end: pd.Timestamp) -> pd.DataFrame:

@@ -125,6 +125,7 @@ def test_dask_engine_needs_a_contract_directory(tmp_path):
 def test_train_on_dask_matches_local_auc_and_packages_the_same_artifact(scheduler, tmp_path):
     from runtime.model import ScoringModel
     from tests import training_data
+    from training.train import TrainConfig, train_model
 
     out, export = tmp_path / "report", tmp_path / "model"
     args = ["train", "--data", str(training_data.data_dir()), "--out", str(out)]
@@ -133,10 +134,17 @@ def test_train_on_dask_matches_local_auc_and_packages_the_same_artifact(schedule
     assert result.exit_code == 0, result.output
     assert "train the booster on the Dask cluster" in result.output
 
-    local = training_data.trained()
+    # The single-machine model of the same training set: LightGBM is sensitive to the order
+    # of rows and categories, so both learn from the rows the Dask build wrote.
+    frame, pipeline = read_training_set(out / "training_set.parquet")
+    local = train_model(frame, pipeline, TrainConfig())
     on_dask = ScoringModel.load(export)
+    # Data-parallel LightGBM bins features and bags rows per worker, and which worker is rank
+    # 0 varies between runs: on this set (about 110 test conversions, an AUC standard error
+    # near 0.015) runs landed 0.004, 0.005 and 0.007 from the local model, so 0.005 is not a
+    # bound that holds here; 0.01 is.
     assert on_dask.spec.metadata.metrics["test_roc_auc"] == pytest.approx(
-        local.report.test.roc_auc, abs=0.005
+        local.report.test.roc_auc, abs=0.01
     )
     # The same kind of artifact: the same features, scored by the runtime as any other.
     assert on_dask.pipeline.feature_names == local.model.pipeline.feature_names
