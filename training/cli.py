@@ -59,12 +59,13 @@ def train(
         ),
     ] = None,
     data: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="Contract data directory (leads.parquet, events/, outcomes.parquet, as written "
             "by `leadscore data synth` or `data validate --out`). Without --training-set the "
             "training set is built from it; either way it feeds the hand-weighted baseline "
-            "and, if it holds oracle.parquet, the oracle."
+            "and, if it holds oracle.parquet, the oracle. With --engine dask also an "
+            "object-store URL (s3://bucket/contract)."
         ),
     ] = None,
     rules: Annotated[
@@ -216,10 +217,10 @@ def train(
             training_set, data, settings, points_rules, out, started
         )
     elif training_set is None:
-        result, settings, built = _train_from_data(data, settings, points_rules, started)
+        result, settings, built = _train_from_data(Path(data), settings, points_rules, started)
     else:
         result, settings, built = _train_on_file(
-            training_set, data, settings, points_rules, started
+            training_set, Path(data) if data else None, settings, points_rules, started
         )
     if result.report.audit is not None:
         echo_audit(result.report.audit)
@@ -294,7 +295,7 @@ def _train_from_data(
 
 def _train_on_cluster(
     training_set: Path | None,
-    data: Path | None,
+    data: str | None,
     config: TrainConfig,
     rules: PointsRules,
     out: Path,
@@ -312,7 +313,7 @@ def _train_on_cluster(
             training_set = out / "training_set.parquet"
             _say(started, f"build the training set on {_cluster_name(client)} ...")
             build_training_set_dask(
-                str(data),
+                data,
                 str(training_set),
                 config.training_set,
                 client,
