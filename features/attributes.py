@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -146,7 +147,8 @@ _FALSE = frozenset({"no", "n", "false", "f", "0"})
 # Columns that identify or date a lead rather than describe it.
 _NOT_FEATURES = frozenset({"lead_id", "created_at", "email_domain", "email"})
 _DATE_PARTS = frozenset({"weekday", "month", "hour"})
-_NUMERIC_KINDS = frozenset({"numeric", "boolean", "month", "hour"})
+# Kinds whose feature is a number (float64); every other kind is a category.
+NUMERIC_KINDS = frozenset({"numeric", "boolean", "month", "hour"})
 # A text column with more distinct values than this share of rows is free text, not a category.
 _FREE_TEXT_UNIQUE_SHARE = 0.5
 _FREE_TEXT_MIN_UNIQUE = 200
@@ -227,13 +229,18 @@ class AttributeTransform(BaseModel):
             column = (
                 leads[spec.source] if spec.source in leads else pd.Series(None, index=leads.index)
             )
-            uniques = column.dropna().unique()
-            mapping = {raw: self.value(spec, raw) for raw in uniques}
-            values = column.map(mapping)
-            if spec.kind in _NUMERIC_KINDS:
-                out[spec.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            if spec.kind == "email_kind" and not any("@" in m for m in self.missing_values):
+                # A million addresses are a few thousand domains: "x@Acme.com " and "@Acme.com "
+                # have the same `value`, so only the distinct domains go through it.
+                column = column.astype("string[pyarrow]").str.replace("^.*@", "@", regex=True)
+            codes, uniques = pd.factorize(column)
+            mapped = [self.value(spec, raw) for raw in uniques]
+            if spec.kind in NUMERIC_KINDS:
+                numbers = np.array([np.nan if v is None else v for v in mapped] + [np.nan])
+                out[spec.name] = pd.Series(numbers[codes], index=leads.index)  # -1: missing
             else:
-                out[spec.name] = values.astype("object").where(values.notna(), None)
+                labels = np.array([*mapped, None], dtype=object)
+                out[spec.name] = pd.Series(labels[codes], index=leads.index, dtype=object)
         return pd.DataFrame(out, index=leads.index)
 
 
@@ -312,13 +319,15 @@ def _infer_kind(column: pd.Series, missing: frozenset[str]) -> tuple[AttributeKi
     text = _filled_text(column, missing)
     if text.empty:
         return None, "always empty"
-    lowered = set(text.str.lower().unique())
-    if lowered <= (_TRUE | _FALSE):
+    # Each distinct value once, weighted by its rows: a million leads hold far fewer values.
+    counts = text.value_counts()
+    values = counts.index.to_series()
+    if set(values.str.lower()) <= (_TRUE | _FALSE):
         return "boolean", ""
-    numeric = pd.to_numeric(text.str.replace(",", ""), errors="coerce")
-    if numeric.notna().mean() > 0.98:
+    numeric = pd.to_numeric(values.str.replace(",", ""), errors="coerce").notna().to_numpy()
+    if counts[numeric].sum() > 0.98 * len(text):
         return "numeric", ""
-    n_unique = text.nunique()
+    n_unique = len(counts)
     if n_unique > _FREE_TEXT_MIN_UNIQUE and n_unique > _FREE_TEXT_UNIQUE_SHARE * len(text):
         return None, f"free text ({n_unique} distinct values): map it to categories to use it"
     return "categorical", ""

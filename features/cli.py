@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Literal
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from features.contract.schema import LEAD_ID, Milestone
 from features.contract.validation_report import ValidationReport
+
+if TYPE_CHECKING:
+    from features.engine import EngineConfig
+    from features.trainingset import TrainingSetConfig, TrainingSetReport
 
 data_app = typer.Typer(
     help="Create and check lead data: synthetic journeys, validation.", no_args_is_help=True
@@ -20,13 +26,30 @@ features_app = typer.Typer(
 )
 
 
+EngineOption = Annotated[
+    Literal["local", "dask"],
+    typer.Option(
+        help="local: this process. dask: a Dask cluster (--scheduler, else a local cluster of "
+        "--workers processes); each lead's events stay on one worker."
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(help="With --engine dask: address of an existing scheduler, tcp://HOST:8786."),
+]
+WorkersOption = Annotated[
+    int, typer.Option(min=1, help="With --engine dask and no --scheduler: local worker processes.")
+]
+
+
 @features_app.command("build")
 def build(
     data: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="Directory of clean contract Parquet tables (leads.parquet, events/ or "
-            "events.parquet, outcomes.parquet), from `data synth` or `data validate --out`."
+            "events.parquet, outcomes.parquet), from `data synth` or `data validate --out`; "
+            "with --engine dask also an object-store URL (s3://bucket/leads, gs://...)."
         ),
     ] = None,
     leads: Annotated[
@@ -43,8 +66,12 @@ def build(
         Path | None, typer.Option(help="YAML mapping your export's columns and values.")
     ] = None,
     out: Annotated[
-        Path, typer.Option(help="Training set Parquet to write; reports are written beside it.")
-    ] = Path("data/training_set.parquet"),
+        str,
+        typer.Option(
+            help="Training set Parquet to write (with --engine dask: a directory of Parquet "
+            "parts, or a URL); reports are written beside it."
+        ),
+    ] = "data/training_set.parquet",
     cutoffs: Annotated[
         str,
         typer.Option(
@@ -69,16 +96,40 @@ def build(
         list[str] | None,
         typer.Option(help="Email domain of a competitor (repeatable); such leads get a flag."),
     ] = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = 2,
 ) -> None:
     """Build a point-in-time training set: features strictly before each cut-off, labels after."""
     # Heavy imports inside the command: `leadscore --help` stays fast.
     from features.contract.directory import ContractData, read_contract_dir
+    from features.engine import EngineConfig
     from features.journeys import Journeys
-    from features.trainingset import CutoffPolicy, TrainingSetConfig, build_training_set
+    from features.trainingset import CutoffPolicy, TrainingSetConfig, write_training_set
 
     started = time.perf_counter()
+    config = TrainingSetConfig(
+        cutoffs=CutoffPolicy.parse(cutoffs),
+        target=target,
+        horizon_days=horizon_days,
+        data_end=data_end.replace(tzinfo=data_end.tzinfo or UTC) if data_end else None,
+        exclude_columns=tuple(exclude or ()),
+        competitor_domains=tuple(competitor_domain or ()),
+    )
+    if engine == "dask":
+        if data is None:
+            raise typer.BadParameter(
+                "--engine dask reads a contract directory: give --data DIR (or URL); turn raw "
+                "exports into one with `leadscore data validate ... --out DIR`",
+                param_hint="--data",
+            )
+        report = _build_on_dask(
+            data, out, config, EngineConfig(engine=engine, scheduler=scheduler, workers=workers)
+        )
+        _say_built(report, out, started)
+        return
     if data is not None:
-        contract = read_contract_dir(data)
+        contract = read_contract_dir(Path(data))
     elif leads and outcomes:
         from features.contract.validate import load_contract
 
@@ -90,24 +141,58 @@ def build(
         )
     else:
         raise typer.BadParameter("give --data DIR, or --leads and --outcomes (and --events)")
-    config = TrainingSetConfig(
-        cutoffs=CutoffPolicy.parse(cutoffs),
-        target=target,
-        horizon_days=horizon_days,
-        data_end=data_end.replace(tzinfo=data_end.tzinfo or UTC) if data_end else None,
-        exclude_columns=tuple(exclude or ()),
-        competitor_domains=tuple(competitor_domain or ()),
-    )
-    training_set = build_training_set(contract.leads, contract.journeys, contract.outcomes, config)
-    training_set.write(out)
-    report = training_set.report
+    with _progress_bar("leads") as progress:
+        report = write_training_set(
+            contract.leads,
+            contract.journeys,
+            contract.outcomes,
+            config,
+            Path(out),
+            progress=progress,
+        )
+    _say_built(report, out, started)
+
+
+def _build_on_dask(
+    data: str, out: str, config: TrainingSetConfig, engine: EngineConfig
+) -> TrainingSetReport:
+    """The Dask build, with a progress bar of lead partitions on a terminal."""
+    from features.distributed import build_training_set_dask
+    from features.engine import dask_client
+
+    with dask_client(engine) as client, _progress_bar("partitions") as progress:
+        built = build_training_set_dask(
+            data,
+            out,
+            config,
+            client,
+            leads_per_partition=engine.leads_per_partition,
+            progress=progress,
+        )
+    return built.report
+
+
+@contextmanager
+def _progress_bar(unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal (stderr), nothing elsewhere; yields `update(done, total)`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(unit, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def _say_built(report: TrainingSetReport, out: str, started: float) -> None:
     typer.echo(
         f"{report.rows:,} rows from {report.leads:,} leads, label rate {report.label_rate:.2%}; "
         f"excluded {report.excluded_already_reached:,} already converted/closed and "
         f"{report.excluded_censored:,} censored rows; {len(report.features)} features; "
         f"{time.perf_counter() - started:.1f}s"
     )
-    typer.echo(f"wrote {out} and {out.with_suffix('.report.md')}")
+    typer.echo(f"wrote {out} and {PurePosixPath(out).with_suffix('.report.md')}")
 
 
 @data_app.command("synth")

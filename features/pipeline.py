@@ -70,13 +70,19 @@ class FeaturePipeline(BaseModel):
             if journeys is None:
                 raise ValueError("this pipeline uses behaviour features: pass the events")
             created = to_epoch_seconds(leads[CREATED_AT])[lead_pos]
+            # Journeys read for this leads table are in its order: no second lookup by id.
+            same_order = np.array_equal(journeys.lead_ids, leads[LEAD_ID].to_numpy())
             matrix = behaviour_features(
                 journeys,
-                journeys.index_of(rows[LEAD_ID].to_numpy()),
+                lead_pos if same_order else journeys.index_of(rows[LEAD_ID].to_numpy()),
                 to_epoch_seconds(rows[AS_OF]),
                 created,
             )
-            parts.append(pd.DataFrame(matrix, columns=list(BEHAVIOUR_FEATURES), index=rows.index))
+            # A view of the matrix, not a copy: it is the largest thing a build holds.
+            behaviour = pd.DataFrame(
+                matrix, columns=list(BEHAVIOUR_FEATURES), index=rows.index, copy=False
+            )
+            parts.append(behaviour)
         attrs = self.attributes.frame(leads)
         attrs = attrs.iloc[lead_pos].set_axis(rows.index)
         for name in attrs.columns:

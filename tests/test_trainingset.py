@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ from features.trainingset import (
     label_rows,
     make_cutoffs,
     read_training_set,
+    write_training_set,
 )
 from leadscore import app
 
@@ -167,3 +169,35 @@ def test_build_cli_names_missing_inputs(tmp_path):
     result = CliRunner().invoke(app, ["features", "build", "--data", str(tmp_path)])
     assert result.exit_code != 0
     assert "not a contract data directory" in str(result.exception)
+
+
+def test_training_set_written_in_chunks_is_the_built_one(tmp_path):
+    journeys = Journeys.from_frame(EVENTS, LEADS["lead_id"])
+    config = TrainingSetConfig(horizon_days=60, data_end=END, competitor_domains=("rival.io",))
+    built = build_training_set(LEADS, journeys, OUTCOMES, config)
+    path = tmp_path / "ts.parquet"
+    seen = []
+    report = write_training_set(
+        LEADS,
+        journeys,
+        OUTCOMES,
+        config,
+        path,
+        leads_per_chunk=3,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(3, 4), (4, 4)]
+    assert report == built.report
+    frame, pipeline = read_training_set(path)
+    assert pipeline == built.pipeline
+    # Two row groups, one per chunk; the rows and values as built in one piece.
+    assert pq.ParquetFile(path).num_row_groups == 2
+    categorical = [c for c in built.frame if isinstance(built.frame[c].dtype, pd.CategoricalDtype)]
+    as_values = dict.fromkeys(categorical, object)
+    pd.testing.assert_frame_equal(frame.astype(as_values), built.frame.astype(as_values))
+    # Nothing staged is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ts.parquet",
+        "ts.report.json",
+        "ts.report.md",
+    ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 import typer
 
+from features.cli import SchedulerOption
 from training.config_files import SettingsError, load_settings
 from training.flat.cli import (
     DateColumn,
@@ -27,6 +28,7 @@ from training.flat.cli import (
 
 if TYPE_CHECKING:
     import pandas as pd
+    from distributed import Client
 
     from features.points import PointsRules
     from features.trainingset import TrainingSet, TrainingSetReport
@@ -57,12 +59,13 @@ def train(
         ),
     ] = None,
     data: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             help="Contract data directory (leads.parquet, events/, outcomes.parquet, as written "
             "by `leadscore data synth` or `data validate --out`). Without --training-set the "
             "training set is built from it; either way it feeds the hand-weighted baseline "
-            "and, if it holds oracle.parquet, the oracle."
+            "and, if it holds oracle.parquet, the oracle. With --engine dask also an "
+            "object-store URL (s3://bucket/contract)."
         ),
     ] = None,
     rules: Annotated[
@@ -155,6 +158,19 @@ def train(
             "else lead-conversion.",
         ),
     ] = None,
+    engine: Annotated[
+        Literal["local", "dask"] | None,
+        typer.Option(
+            help="local: this process. dask: build the training set (with --data) and train "
+            "the booster (lightgbm.dask) on a Dask cluster: --scheduler, else a local cluster "
+            "of --workers processes. Default: the config's `engine`, else local."
+        ),
+    ] = None,
+    scheduler: SchedulerOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --engine dask and no --scheduler: local worker processes."),
+    ] = None,
 ) -> None:
     """Train a calibrated model with MQL/SQL tiers; test it on the latest leads vs. points."""
     if flat is not None:
@@ -197,17 +213,25 @@ def train(
         updates["backtest"] = settings.backtest.model_copy(
             update={"learning_curve": _lead_counts(learning_curve)}
         )
+    engine_flags = {"engine": engine, "scheduler": scheduler, "workers": workers}
+    updates["engine"] = settings.engine.model_copy(
+        update={k: v for k, v in engine_flags.items() if v is not None}
+    )
     settings = settings.model_copy(update=updates)
     try:
         points_rules = PointsRules.from_yaml(rules) if rules else PointsRules.default()
     except RulesError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rules") from None
 
-    if training_set is None:
-        result, settings, built = _train_from_data(data, settings, points_rules, started)
+    if settings.engine.engine == "dask":
+        result, settings, built = _train_on_cluster(
+            training_set, data, settings, points_rules, out, started
+        )
+    elif training_set is None:
+        result, settings, built = _train_from_data(Path(data), settings, points_rules, started)
     else:
         result, settings, built = _train_on_file(
-            training_set, data, settings, points_rules, started
+            training_set, Path(data) if data else None, settings, points_rules, started
         )
     if result.report.audit is not None:
         echo_audit(result.report.audit)
@@ -278,6 +302,53 @@ def _train_from_data(
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--data") from None
     return trained.result, config, trained.training_set
+
+
+def _train_on_cluster(
+    training_set: Path | None,
+    data: str | None,
+    config: TrainConfig,
+    rules: PointsRules,
+    out: Path,
+    started: float,
+) -> tuple[TrainResult, TrainConfig, TrainingSet]:
+    """Train with the booster on a Dask cluster; with --data (and no --training-set) the
+    training set is built there first, into OUT/training_set.parquet/. The hand-weighted
+    points need every journey in this process, so they are compared only on one machine."""
+    from features.distributed import build_training_set_dask
+    from features.engine import dask_client
+    from training.distributed import on_cluster
+    from training.warm_start import WarmStart
+
+    if config.warm_start.candidates != (WarmStart.NONE,):
+        # lightgbm.dask cannot continue from a warm start's trees.
+        _say(
+            started,
+            "warm starts train on one machine only: on the cluster the booster starts from none",
+        )
+        config = config.model_copy(
+            update={
+                "warm_start": config.warm_start.model_copy(update={"candidates": (WarmStart.NONE,)})
+            }
+        )
+    with dask_client(config.engine) as client, on_cluster(client):
+        if training_set is None:
+            training_set = out / "training_set.parquet"
+            _say(started, f"build the training set on {_cluster_name(client)} ...")
+            build_training_set_dask(
+                data,
+                str(training_set),
+                config.training_set,
+                client,
+                leads_per_partition=config.engine.leads_per_partition,
+            )
+        _say(started, f"train the booster on {_cluster_name(client)}")
+        return _train_on_file(training_set, None, config, rules, started)
+
+
+def _cluster_name(client: Client) -> str:
+    workers = len(client.scheduler_info()["workers"])
+    return f"the Dask cluster at {client.scheduler.address} ({workers} workers)"
 
 
 def _train_on_file(

@@ -11,6 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.catalogue import by_name
+from training.distributed import fit_on_cluster
 
 # Below this many training rows one thread trains faster than two (see `num_threads`).
 _MULTITHREAD_MIN_ROWS = 50_000
@@ -155,6 +156,21 @@ def fit_booster(
     ratio = (len(train_y) - n_pos) / n_pos
     pos_weight = {"balanced": ratio, "sqrt": ratio**0.5, "none": 1.0}[params.class_weight]
     settings = lgb_params(params, feature_names, seed, pos_weight, len(train_y))
+    on_cluster = fit_on_cluster(  # `leadscore train --engine dask` (training/distributed.py)
+        train_X,
+        train_y,
+        valid_X,
+        valid_y,
+        settings=settings,
+        params=params,
+        feature_names=feature_names,
+        categorical_features=categorical_features,
+        pos_weight=pos_weight,
+        weight=weight,
+        init_model=init_model,
+    )
+    if on_cluster is not None:
+        return on_cluster
     dataset_params = {"max_bin": params.max_bin, "verbosity": -1}
     train_set = lgb.Dataset(
         train_X,

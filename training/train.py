@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from features.contract.directory import ContractData, read_contract_dir
 from features.contract.schema import AS_OF, LABEL, LEAD_ID
 from features.contract.validation_report import no_events_notice
+from features.engine import EngineConfig
 from features.journeys import Journeys
 from features.pipeline import FeaturePipeline
 from features.points import TIERS as POINTS_TIERS
@@ -117,6 +118,10 @@ class TrainConfig(BaseModel):
         description="Leakage audit of the features: flagged ones are left out unless kept.",
     )
     seed: int = 0
+    engine: EngineConfig = Field(
+        default_factory=EngineConfig,
+        description="Where the training set is built and the booster trained (`--engine`).",
+    )
 
 
 @dataclass

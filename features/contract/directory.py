@@ -47,12 +47,8 @@ def read_contract_dir(directory: Path) -> ContractData:
             f"{directory} is not a contract data directory; missing {missing}. Create one with "
             "`leadscore data synth --out DIR` or `leadscore data validate ... --out DIR`."
         )
-    leads = pd.read_parquet(leads_path)
-    leads[LEAD_ID] = leads[LEAD_ID].astype(str)
-    leads[CREATED_AT] = pd.to_datetime(leads[CREATED_AT], utc=True)
-    outcomes = pd.read_parquet(outcomes_path)
-    outcomes[LEAD_ID] = outcomes[LEAD_ID].astype(str)
-    outcomes[OCCURRED_AT] = pd.to_datetime(outcomes[OCCURRED_AT], utc=True)
+    leads = normalise_leads(pd.read_parquet(leads_path))
+    outcomes = normalise_outcomes(pd.read_parquet(outcomes_path))
     oracle_path = directory / ORACLE_FILE
     lead_ids = leads[LEAD_ID].to_numpy()
     return ContractData(
@@ -63,6 +59,20 @@ def read_contract_dir(directory: Path) -> ContractData:
         outcomes=outcomes,
         oracle=pd.read_parquet(oracle_path) if oracle_path.exists() else None,
     )
+
+
+def normalise_leads(leads: pd.DataFrame) -> pd.DataFrame:
+    """Lead ids as text and creation times as UTC, whatever the Parquet writer stored."""
+    leads[LEAD_ID] = leads[LEAD_ID].astype(str)
+    leads[CREATED_AT] = pd.to_datetime(leads[CREATED_AT], utc=True)
+    return leads
+
+
+def normalise_outcomes(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Lead ids as text and milestone times as UTC, whatever the Parquet writer stored."""
+    outcomes[LEAD_ID] = outcomes[LEAD_ID].astype(str)
+    outcomes[OCCURRED_AT] = pd.to_datetime(outcomes[OCCURRED_AT], utc=True)
+    return outcomes
 
 
 def no_journeys(lead_ids: np.ndarray) -> Journeys:
