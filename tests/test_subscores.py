@@ -40,7 +40,7 @@ from tests.serving_fixtures import (
     make_model,
     synthetic_leads,
 )
-from training.split import time_split
+from training.split import hold_out_latest, lead_timeline, time_split
 
 
 @cache
@@ -139,7 +139,7 @@ def test_scales_are_percentiles_of_the_reference_rows_with_ties_in_the_middle():
     assert percentile_0_100(np.array([0.0, -1.0, 2.0]), ref).tolist() == [25, 0, 100]
 
 
-def test_training_scales_fit_and_engagement_on_the_calibration_slice():
+def test_training_scales_fit_and_engagement_on_the_calibration_rows():
     result, built, config = (
         training_data.trained(),
         training_data.training_set(),
@@ -148,7 +148,10 @@ def test_training_scales_fit_and_engagement_on_the_calibration_slice():
     trained = result.model
     meta = trained.spec.metadata
     split = time_split(built.frame, config.split, config.training_set.horizon_days)
-    calibration = built.frame.iloc[split.calibration]
+    # The served model is calibrated on the latest leads of all its rows (the procedure).
+    _, start = lead_timeline(built.frame)
+    _, held = hold_out_latest(np.arange(len(built.frame)), start, config.split.valid_share)
+    calibration = built.frame.iloc[held]
     assert meta.reference_age_days == pytest.approx(calibration["days_since_created"].median())
     fit, engagement = trained.subscore_raw(trained.encoder.encode_frame(calibration))
     assert meta.fit_percentiles == pytest.approx(percentile_scale(fit), abs=1e-12)
