@@ -21,7 +21,7 @@ from features.journeys import SECONDS_PER_DAY
 from features.pipeline import FeaturePipeline
 from runtime.encoder import FeatureEncoder
 from training.categories import categorical_feature_names, learn_categories
-from training.fit import FitResult, fit_booster
+from training.fit import BoosterParams, FitResult, fit_booster
 from training.tune import TuneSummary, tune_params
 from training.warm_start import Evidence, WarmStart, warm_booster
 
@@ -118,19 +118,23 @@ def learn_booster(
             seed=config.seed,
         )
 
-    if stop_rows is None:
-        if trees is not None:
-            params = params.model_copy(update={"num_boost_round": trees})
-        booster, fit = fit_booster(
+    def fit_all(fixed: BoosterParams) -> tuple[lgb.Booster, FitResult]:
+        """`fixed.num_boost_round` target trees on every learning row, after the warm start."""
+        return fit_booster(
             X,
             y,
             None,
             None,
-            params=params,
+            params=fixed,
             init_model=begin(len(X)),
             weight=weights(len(X)),
             **inputs,
         )
+
+    if stop_rows is None:
+        if trees is not None:
+            params = params.model_copy(update={"num_boost_round": trees})
+        booster, fit = fit_all(params)
         return LearnedBooster(
             booster,
             categories,
@@ -151,17 +155,7 @@ def learn_booster(
     if refit:
         # More rows carry more signal before the trees start fitting noise.
         n_trees = max(1, round(fit.best_iteration * len(X) / n_fit))
-        fixed = params.model_copy(update={"num_boost_round": n_trees})
-        booster, _ = fit_booster(
-            X,
-            y,
-            None,
-            None,
-            params=fixed,
-            init_model=begin(len(X)),
-            weight=weights(len(X)),
-            **inputs,
-        )
+        booster, _ = fit_all(params.model_copy(update={"num_boost_round": n_trees}))
     return LearnedBooster(
         booster,
         categories,
