@@ -204,7 +204,8 @@ def run_backtest(
     evidence: Evidence,
     test_start: float,
 ) -> BacktestRun:
-    """Every usable warm start at every origin; the best one is chosen."""
+    """Every usable warm start at every origin, then the best of them with each recency
+    half-life; the best of all is chosen (see the module's docstring)."""
     _, start = lead_timeline(frame)
     horizon = config.training_set.horizon_days
     candidates = evidence.usable(config.warm_start.candidates) or [WarmStart.NONE]

@@ -70,7 +70,7 @@ from training.tiers import (
     week_of,
 )
 from training.tune import TuneConfig
-from training.warm_start import Evidence, WarmStartConfig, gather_evidence
+from training.warm_start import WarmStartConfig, gather_evidence
 
 T = TypeVar("T")
 
@@ -253,7 +253,8 @@ def train_model(
         )
     test_start = slices.split.summary.test_start.timestamp()
     run = run_backtest(frame, chosen_pipeline, config, evidence, test_start)
-    # Everything below measures the loaded artifact on rows nothing above has touched.
+    # The test slice measures the loaded artifact of the procedure fitted before it: nothing
+    # above has touched those rows. Only the served fit, further down, learns from them.
     measured = package_fitted(run.at_test_start, slices.test, config)
     tested = evaluate_test_slice(measured, slices.test, config)
     compared = compare_methods(
@@ -276,7 +277,7 @@ def train_model(
         "backtest_pr_auc": best.mean("pr_auc"),
         "backtest_ece": best.mean("ece"),
     }
-    audit = _with_tradeoff(learned, tested.metrics, frame, slices, evidence, config)
+    audit = _with_tradeoff(learned, tested.metrics, frame, slices, config)
     report = report_training(
         slices, run.at_test_start, tested, compared, audit, config, measured=measured
     ).model_copy(
@@ -338,7 +339,6 @@ def _with_tradeoff(
     measured: Metrics,
     frame: pd.DataFrame,
     slices: Slices,
-    evidence: Evidence,
     config: TrainConfig,
 ) -> LeakageAudit:
     """The audit with the test metrics of the same procedure using the flagged columns too."""
