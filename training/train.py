@@ -183,7 +183,8 @@ def train_from_directory(
         ),
     )
     result = run(
-        "train, calibrate, choose tiers, evaluate against hand-weighted points",
+        "backtest the training procedure, test it against hand-weighted points, refit on "
+        "all labelled history",
         lambda: train_model(
             built.frame,
             built.pipeline,
