@@ -4,6 +4,8 @@ PostgreSQL apart."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,14 +64,32 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+_BUSY_TIMEOUT_MS = 10_000
+
+
+def _enable_wal(cursor: Any) -> None:
+    """WAL mode, waiting out other connections that are switching it at the same moment:
+    SQLite answers "database is locked" there at once, without calling the busy handler
+    (seen with four processes opening a new store together on a loaded machine)."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_settings(engine: sa.Engine) -> None:
     @sa.event.listens_for(engine, "connect")
     def connect(dbapi_connection: Any, record: Any) -> None:
         # SQLAlchemy, not the sqlite3 module, decides when transactions begin (see "begin").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
