@@ -269,8 +269,8 @@ def label_rows(
         values = per_lead.array.take(position, allow_fill=True)
         return pd.Series(values, index=rows.index)
 
-    won = per_row(_first_per_lead(outcomes, positive, lead_ids))
-    done = per_row(_first_per_lead(outcomes, closing, lead_ids))
+    won = per_row(first_reached(outcomes, positive, lead_ids))
+    done = per_row(first_reached(outcomes, closing, lead_ids))
     before_creation = as_of < per_row(pd.to_datetime(leads[CREATED_AT], utc=True))
     already = (done <= as_of) & ~before_creation
     censored = (as_of + horizon > data_end) & ~already & ~before_creation
@@ -286,9 +286,9 @@ def label_rows(
     return out.reset_index(drop=True), counts
 
 
-def _first_per_lead(outcomes: pd.DataFrame, mask: pd.Series, lead_ids: pd.Index) -> pd.Series:
-    """The first time each lead of `lead_ids` reached one of the `mask` milestones (NaT if
-    never), by a vectorised join: no Python loop over leads or rows."""
+def first_reached(outcomes: pd.DataFrame, mask: pd.Series, lead_ids: pd.Index) -> pd.Series:
+    """The first time each lead of `lead_ids` (repeats allowed) reached one of the `mask`
+    milestones (NaT if never), by a vectorised join: no Python loop over leads or rows."""
     at = pd.to_datetime(outcomes.loc[mask, OCCURRED_AT], utc=True)
     first = at.groupby(outcomes.loc[mask, LEAD_ID]).min()
     return first.reindex(lead_ids)

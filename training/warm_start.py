@@ -33,11 +33,11 @@ from features.contract.schema import (
     LABEL,
     LEAD_ID,
     MILESTONE,
-    OCCURRED_AT,
     Milestone,
 )
 from features.journeys import Journeys
 from features.points import PointsRules
+from features.trainingset import first_reached
 from training.baseline import points_on_rows
 from training.fit import BoosterParams, booster_feature_name, fit_booster, lgb_params
 
@@ -150,11 +150,9 @@ def funnel_labels(
     cut-off plus the horizon: the earlier, more frequent cousin of the target."""
     order = FUNNEL_ORDER[milestone]
     later = [m for m, o in FUNNEL_ORDER.items() if o >= order]
-    reached = outcomes[outcomes[MILESTONE].isin(later)]
-    first = pd.to_datetime(reached[OCCURRED_AT], utc=True).groupby(reached[LEAD_ID]).min()
-    at = pd.to_datetime(rows[LEAD_ID].map(first), utc=True)
+    reached = first_reached(outcomes, outcomes[MILESTONE].isin(later), pd.Index(rows[LEAD_ID]))
     by = rows[AS_OF] + pd.Timedelta(days=horizon_days)
-    return (at <= by).fillna(False).astype(np.int8)
+    return (reached.set_axis(rows.index) <= by).astype(np.int8)
 
 
 # The points are a smooth sum of rules: small, fast trees copy them closely.
